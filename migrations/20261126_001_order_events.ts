@@ -1,0 +1,36 @@
+/**
+ * The outbox. The triggers insert one row per order status change; pollers claim rows
+ * whose handed_off_at is NULL and stamp it once BullMQ has accepted their pushes.
+ *
+ * `order_events_claim (handed_off_at, id)` serves the claim query: the NULL prefix is an
+ * index range already in id order, so `WHERE handed_off_at IS NULL ORDER BY id LIMIT n`
+ * reads exactly the rows it returns, with no sort (test/db/migrations.test.ts proves it
+ * with EXPLAIN). The same index serves retention (`handed_off_at < ?`).
+ * `order_events_by_order (order_id, id)` serves the per-order ordering check and
+ * `push trace <orderId>`.
+ */
+import type { Knex } from 'knex';
+import type { MigrationContext } from '../src/db/migration-context.js';
+
+export async function up(knex: Knex, ctx: MigrationContext): Promise<void> {
+  await knex.raw(`
+    CREATE TABLE IF NOT EXISTS \`${ctx.outboxTable}\` (
+      id            BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+      order_id      BIGINT UNSIGNED NOT NULL,
+      patient_id    BIGINT UNSIGNED NULL,
+      nurse_id      BIGINT UNSIGNED NULL,
+      from_status   VARCHAR(32) NULL,
+      to_status     VARCHAR(32) NULL,
+      from_reason   VARCHAR(32) NULL,
+      to_reason     VARCHAR(32) NULL,
+      created_at    TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+      handed_off_at TIMESTAMP(3) NULL DEFAULT NULL,
+      PRIMARY KEY (id),
+      KEY order_events_claim (handed_off_at, id),
+      KEY order_events_by_order (order_id, id)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`);
+}
+
+export async function down(knex: Knex, ctx: MigrationContext): Promise<void> {
+  await knex.raw(`DROP TABLE IF EXISTS \`${ctx.outboxTable}\``);
+}

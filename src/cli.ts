@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * `push <command>`: the one entry point for operators, npm scripts and the Docker image.
+ * Problems a person must fix (configuration, an unreachable server, a refused migration)
+ * print as one plain message without a stack trace, and exit 1.
+ */
+import { Command } from 'commander';
+import { loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { PlainError } from './plain-error.js';
+import { runMigrateCommand } from './commands/migrate-command.js';
+import { runStartCommand } from './commands/start-command.js';
+import { runDemoCommand } from './commands/demo-command.js';
+import { runDlqListCommand, runDlqReplayCommand } from './commands/dlq-command.js';
+
+const program = new Command()
+  .name('push')
+  .description('Order status changes in MySQL → pushes through Singer (see README.md)')
+  .showHelpAfterError();
+
+program
+  .command('migrate')
+  .description('create or update the outbox table and the orders trigger (idempotent)')
+  .option('--down', 'remove everything push added (outbox table and trigger)')
+  .action((opts: { down?: boolean }) => runMigrateCommand(loadConfig(), opts));
+
+program
+  .command('start')
+  .description('run the poller, the delivery workers and the HTTP server (ROLES picks some)')
+  .action(async () => {
+    const config = loadConfig();
+    await runStartCommand(config, createLogger(config.logLevel));
+  });
+
+program
+  .command('demo')
+  .description('walk a few orders through their life against a built-in stand-in Singer')
+  .option('--keep-running', 'keep the service and stand-in Singer running after the walk-through')
+  .action((opts: { keepRunning?: boolean }) => runDemoCommand(opts));
+
+const dlq = program.command('dlq').description('dead-lettered pushes');
+dlq
+  .command('list')
+  .description('list dead-lettered pushes')
+  .option('--json', 'one JSON document, for scripts')
+  .action((opts: { json?: boolean }) => runDlqListCommand(loadConfig(), opts));
+dlq
+  .command('replay')
+  .description('send dead-lettered pushes again, with their original idempotency keys')
+  .argument('[eventIds...]', 'event ids whose pushes to replay')
+  .option('--all', 'replay every dead-lettered push')
+  .action((eventIds: string[], opts: { all?: boolean }) =>
+    runDlqReplayCommand(loadConfig(), eventIds, opts),
+  );
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const shown = err instanceof PlainError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`push: ${shown}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,79 @@
+/** `push dlq list [--json]` and `push dlq replay <eventId…> | --all`. */
+import type { Config } from '../config.js';
+import { listDeadLetters, replayDeadLetters, type DeadLetter } from '../delivery/dead-letter.js';
+import { openDeadLetterQueue, openDeliveryQueue } from '../delivery/queues.js';
+import { assertRedisReachable, connectRedis } from '../delivery/redis-connection.js';
+import { UsageError } from '../plain-error.js';
+
+async function withQueues<T>(
+  config: Config,
+  use: (deps: Parameters<typeof replayDeadLetters>[0]) => Promise<T>,
+): Promise<T> {
+  const redis = connectRedis(config.redisUrl, 'fail-fast');
+  const deliveries = openDeliveryQueue(redis, config.queuePrefix, config);
+  const deadLetters = openDeadLetterQueue(redis, config.queuePrefix);
+  try {
+    await assertRedisReachable(redis, config.redisUrl);
+    return await use({ redis, prefix: config.queuePrefix, deliveries, deadLetters });
+  } finally {
+    await Promise.allSettled([deliveries.close(), deadLetters.close()]);
+    redis.disconnect();
+  }
+}
+
+export async function runDlqListCommand(config: Config, opts: { json?: boolean }): Promise<void> {
+  const letters = await withQueues(config, ({ deadLetters }) => listDeadLetters(deadLetters));
+  if (opts.json) {
+    console.log(JSON.stringify(letters.map(summarize), null, 2));
+    return;
+  }
+  if (letters.length === 0) {
+    console.log('no dead-lettered pushes');
+    return;
+  }
+  console.log(`${letters.length} dead-lettered push(es):`);
+  for (const letter of letters) {
+    const s = summarize(letter);
+    console.log(
+      `  event ${s.eventId}  order ${s.orderId}  ${s.scenario}  → ${s.recipient} (${s.channel})  ` +
+        `attempts ${s.attempts}  ${s.deadAt}\n    ${s.reason}`,
+    );
+  }
+}
+
+export async function runDlqReplayCommand(
+  config: Config,
+  eventIds: string[],
+  opts: { all?: boolean },
+): Promise<void> {
+  if (opts.all === (eventIds.length > 0)) {
+    throw new UsageError('name the event ids to replay, or --all (not both)');
+  }
+  const bad = eventIds.find((id) => !/^\d+$/.test(id));
+  if (bad) throw new UsageError(`"${bad}" is not an event id (a number)`);
+  const replayed = await withQueues(config, (deps) =>
+    replayDeadLetters(deps, opts.all ? 'all' : eventIds),
+  );
+  console.log(
+    replayed.length === 0
+      ? 'nothing to replay'
+      : `replayed ${replayed.length} push(es): ${replayed.join(', ')}`,
+  );
+}
+
+function summarize(letter: DeadLetter) {
+  const to = letter.push.recipient;
+  return {
+    eventId: letter.push.event.eventId,
+    orderId: letter.push.event.orderId,
+    scenario: letter.push.scenario,
+    recipient: 'pool' in to && to.pool ? 'nurse pool' : `${to.role} ${to.id ?? '(missing)'}`,
+    channel: letter.push.channel,
+    attempts: letter.attempts,
+    reason: letter.reason,
+    singerStatus: letter.singerStatus ?? null,
+    singerBody: letter.singerBody ?? null,
+    deadAt: letter.deadAt,
+    idempotencyKey: letter.push.idempotencyKey,
+  };
+}

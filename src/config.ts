@@ -1,0 +1,206 @@
+/**
+ * The only reader of process.env. Every setting is read once, validated and frozen; a bad
+ * value fails at start with the variable's name, never later with a stack trace.
+ */
+import { z } from 'zod';
+import { PlainError } from './plain-error.js';
+import { DEFAULT_ORDER_COLUMNS, type MigrationContext } from './db/migration-context.js';
+
+type OrderColumns = MigrationContext['orderColumns'];
+
+const ROLES = ['poller', 'worker', 'http'] as const;
+export type Role = (typeof ROLES)[number];
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+const urlWithScheme = (schemes: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return schemes.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}` },
+  );
+
+const sqlIdentifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,63}$/, 'must be a plain SQL identifier (letters, digits, _)');
+
+const schema = z.object({
+  DATABASE_URL: urlWithScheme(['mysql:']).default('mysql://root@127.0.0.1:3306/push'),
+  REDIS_URL: urlWithScheme(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  SINGER_URL: urlWithScheme(['http:', 'https:']).default('http://127.0.0.1:8090'),
+  SINGER_TOKEN: z.string().optional(),
+  SINGER_TIMEOUT_MS: positiveInt.default(5_000),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}.-]+$/, 'may hold letters, digits, _ . - and a {hash tag}')
+    .default('push'),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  ORDER_DETAIL_URL: z.string().min(1).default('https://m.example.com/orders/{{orderId}}'),
+  DASHBOARD_USER: z.string().optional(),
+  DASHBOARD_PASSWORD: z.string().optional(),
+  ROLES: z
+    .string()
+    .default('poller,worker,http')
+    .transform((v) => v.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(ROLES)).min(1, 'must name at least one of poller, worker, http')),
+  POLL_INTERVAL_MS: positiveInt.default(20),
+  POLL_BATCH_SIZE: positiveInt.max(10_000).default(500),
+  POLL_ERROR_BACKOFF_MAX_MS: positiveInt.default(30_000),
+  WORKER_CONCURRENCY: positiveInt.max(1_000).default(64),
+  DELIVERY_ATTEMPTS: positiveInt.max(100).default(12),
+  DELIVERY_BACKOFF_BASE_MS: positiveInt.default(1_000),
+  DELIVERY_BACKOFF_MAX_MS: positiveInt.default(15 * 60_000),
+  ORDER_WAIT_MS: positiveInt.default(250),
+  COMPLETED_JOB_RETENTION_S: positiveInt.default(24 * 3600),
+  FAILED_JOB_RETENTION_S: positiveInt.default(14 * 24 * 3600),
+  SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
+  OUTBOX_RETENTION_HOURS: nonNegativeInt.default(7 * 24),
+  ORDERS_TABLE: sqlIdentifier.default('orders'),
+  NURSES_TABLE: sqlIdentifier.default('nurses'),
+  ORDER_COLUMNS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => parseColumnMap(v, ctx)),
+  SCENARIOS_FILE: z.string().optional(),
+  // Fault injection for the crash tests: the process SIGKILLs itself at this point.
+  PUSH_CRASH_AT: z.enum(['claimed', 'enqueued']).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/**
+ * ORDER_COLUMNS renames the orders columns push reads, for an order service whose names
+ * differ from SPEC §2: `status=state,status_reason=state_reason`.
+ */
+function parseColumnMap(value: string, ctx: z.RefinementCtx): OrderColumns {
+  const byColumn: Record<string, keyof OrderColumns> = {
+    id: 'id',
+    patient_id: 'patientId',
+    nurse_id: 'nurseId',
+    status: 'status',
+    status_reason: 'statusReason',
+  };
+  const columns = { ...DEFAULT_ORDER_COLUMNS };
+  for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [from, to] = pair.split('=').map((p) => p.trim());
+    const key = from ? byColumn[from] : undefined;
+    if (!key || !to || !/^[A-Za-z_][A-Za-z0-9_$]{0,63}$/.test(to)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${pair}" is not <column>=<name> with column one of ${Object.keys(byColumn).join(', ')}`,
+      });
+      return columns;
+    }
+    columns[key] = to;
+  }
+  return columns;
+}
+
+export type Config = Readonly<{
+  databaseUrl: string;
+  redisUrl: string;
+  singerUrl: string;
+  singerToken: string | undefined;
+  singerTimeoutMs: number;
+  queuePrefix: string;
+  port: number;
+  host: string;
+  orderDetailUrl: string;
+  dashboard: { user: string; password: string } | undefined;
+  roles: ReadonlySet<Role>;
+  pollIntervalMs: number;
+  pollBatchSize: number;
+  pollErrorBackoffMaxMs: number;
+  workerConcurrency: number;
+  deliveryAttempts: number;
+  deliveryBackoffBaseMs: number;
+  deliveryBackoffMaxMs: number;
+  orderWaitMs: number;
+  completedJobRetentionS: number;
+  failedJobRetentionS: number;
+  shutdownGraceMs: number;
+  outboxRetentionHours: number;
+  ordersTable: string;
+  nursesTable: string;
+  orderColumns: OrderColumns;
+  scenariosFile: string | undefined;
+  logLevel: string;
+  crashAt: 'claimed' | 'enqueued' | undefined;
+}>;
+
+/** A configuration problem a person must fix; the CLI prints its message without a stack. */
+export class ConfigError extends PlainError {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as in most twelve-factor services.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      const value = env[name];
+      const shown = value === undefined || /PASSWORD|TOKEN/.test(name) ? '' : ` (got "${value}")`;
+      return `  ${name}${shown}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (Boolean(e.DASHBOARD_USER) !== Boolean(e.DASHBOARD_PASSWORD)) {
+    throw new ConfigError(
+      'invalid configuration:\n  DASHBOARD_USER and DASHBOARD_PASSWORD must be set together',
+    );
+  }
+  return Object.freeze({
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    singerUrl: e.SINGER_URL,
+    singerToken: e.SINGER_TOKEN,
+    singerTimeoutMs: e.SINGER_TIMEOUT_MS,
+    queuePrefix: e.QUEUE_PREFIX,
+    port: e.PORT,
+    host: e.HOST,
+    orderDetailUrl: e.ORDER_DETAIL_URL,
+    dashboard:
+      e.DASHBOARD_USER && e.DASHBOARD_PASSWORD
+        ? { user: e.DASHBOARD_USER, password: e.DASHBOARD_PASSWORD }
+        : undefined,
+    roles: new Set(e.ROLES),
+    pollIntervalMs: e.POLL_INTERVAL_MS,
+    pollBatchSize: e.POLL_BATCH_SIZE,
+    pollErrorBackoffMaxMs: e.POLL_ERROR_BACKOFF_MAX_MS,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    deliveryAttempts: e.DELIVERY_ATTEMPTS,
+    deliveryBackoffBaseMs: e.DELIVERY_BACKOFF_BASE_MS,
+    deliveryBackoffMaxMs: e.DELIVERY_BACKOFF_MAX_MS,
+    orderWaitMs: e.ORDER_WAIT_MS,
+    completedJobRetentionS: e.COMPLETED_JOB_RETENTION_S,
+    failedJobRetentionS: e.FAILED_JOB_RETENTION_S,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    outboxRetentionHours: e.OUTBOX_RETENTION_HOURS,
+    ordersTable: e.ORDERS_TABLE,
+    nursesTable: e.NURSES_TABLE,
+    orderColumns: Object.freeze(e.ORDER_COLUMNS),
+    scenariosFile: e.SCENARIOS_FILE,
+    logLevel: e.LOG_LEVEL,
+    crashAt: e.PUSH_CRASH_AT,
+  });
+}
+
+/** A URL fit for logs and error messages: the password replaced by ***. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable URL>';
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The BullMQ worker: waits for its order's turn, renders the push, sends it to Singer and
+ * decides what a failure means. Transient failures are thrown back to BullMQ, which
+ * retries with `retryDelayMs`; permanent ones (and the last attempt) go to the
+ * dead-letter queue with their reason, and the order's next push may go.
+ */
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { PushRenderer } from '../render/render-push.js';
+import { RenderError } from '../render/render-error.js';
+import type { PushJob, SingerRequest } from '../scenarios/types.js';
+import type { SingerClient } from '../singer/singer-client.js';
+import { SingerPermanentError } from '../singer/singer-errors.js';
+import { retryDelayMs, type BackoffSettings } from './backoff.js';
+import { addDeadLetter } from './dead-letter.js';
+import type { NurseLookup } from './nurse-lookup.js';
+import { operationsRecord } from './operations-record.js';
+import { currentTurn, dropTurn, endTurn } from './order-turns.js';
+import { BACKOFF_TYPE, DELIVERY_QUEUE, type DeadLetterQueue, type DeliveryQueue } from './queues.js';
+
+/** What happened to one attempt; metrics and the delivery trace listen to these. */
+export interface AttemptOutcome {
+  push: PushJob;
+  attempt: number;
+  outcome: 'delivered' | 'retry' | 'dead';
+  singerStatus?: number;
+  error?: string;
+  durationMs?: number;
+}
+
+export interface DeliveryWorkerDeps {
+  redis: Redis;
+  prefix: string;
+  deliveries: DeliveryQueue;
+  deadLetters: DeadLetterQueue;
+  renderer: PushRenderer;
+  singer: SingerClient;
+  nurses: NurseLookup;
+  logger: Logger;
+  onAttempt?: (outcome: AttemptOutcome) => void;
+}
+
+export interface DeliveryWorkerSettings {
+  concurrency: number;
+  orderWaitMs: number;
+  backoff: BackoffSettings;
+  /** How long a job's lock lasts without renewal: a killed worker's jobs return after it. */
+  lockDurationMs?: number;
+  /** A job whose worker died this many times is dead-lettered instead of retried again. */
+  maxStalledCount?: number;
+}
+
+export function startDeliveryWorker(
+  deps: DeliveryWorkerDeps,
+  settings: DeliveryWorkerSettings,
+): Worker<PushJob> {
+  const worker = new Worker<PushJob>(
+    DELIVERY_QUEUE,
+    (job, token) => deliver(job, token, deps, settings),
+    {
+      connection: deps.redis,
+      prefix: deps.prefix,
+      concurrency: settings.concurrency,
+      lockDuration: settings.lockDurationMs ?? 30_000,
+      stalledInterval: settings.lockDurationMs ?? 30_000,
+      maxStalledCount: settings.maxStalledCount ?? 5,
+      settings: {
+        backoffStrategy: (attemptsMade, type, err) =>
+          type === BACKOFF_TYPE ? retryDelayMs(attemptsMade, err, settings.backoff) : 0,
+      },
+    },
+  );
+  worker.on('failed', (job, err) => {
+    // BullMQ fails a job itself, without calling us, when its workers kept dying on it.
+    if (job && /stalled more than allowable limit/.test(err.message)) {
+      void deadLetter(deps, job, `worker died while delivering it: ${err.message}`).catch((e) =>
+        deps.logger.error({ err: e, key: job.id }, 'could not dead-letter a stalled push'),
+      );
+    }
+  });
+  worker.on('error', (err) => deps.logger.error({ err }, 'delivery worker error'));
+  return worker;
+}
+
+async function deliver(
+  job: Job<PushJob>,
+  token: string | undefined,
+  deps: DeliveryWorkerDeps,
+  settings: DeliveryWorkerSettings,
+): Promise<{ singerStatus: number }> {
+  const push = job.data;
+  if (!(await isMyTurn(push, deps))) {
+    // Not spending an attempt: the job just comes back after a short wait.
+    await job.moveToDelayed(Date.now() + settings.orderWaitMs, token);
+    throw new DelayedError();
+  }
+
+  const attempt = job.attemptsMade + 1;
+  const attempts = job.opts.attempts ?? 1;
+  const context = `event ${push.event.eventId}, order ${push.event.orderId}, ${push.scenario}, attempt ${attempt} of ${attempts}`;
+
+  let request: SingerRequest | undefined;
+  try {
+    const nurse =
+      deps.renderer.needsNurse(push.scenario) && push.event.nurseId
+        ? await deps.nurses.find(push.event.nurseId)
+        : undefined;
+    request = deps.renderer.render(push, nurse);
+    const { status, durationMs } = await deps.singer.send(request);
+    await endTurn(deps.redis, deps.prefix, push);
+    deps.onAttempt?.({ push, attempt, outcome: 'delivered', singerStatus: status, durationMs });
+    deps.logger.info(operationsRecord(push, request, attempt, new Date()), 'push delivered');
+    return { singerStatus: status };
+  } catch (err) {
+    const singerStatus = (err as { status?: number }).status;
+    const message = (err as Error).message;
+    const permanent = err instanceof RenderError || err instanceof SingerPermanentError;
+    if (!permanent && attempt < attempts) {
+      // Singer unavailable, or MySQL down while looking up the nurse: BullMQ retries.
+      deps.onAttempt?.({ push, attempt, outcome: 'retry', singerStatus, error: message });
+      deps.logger.warn({ key: push.idempotencyKey, singerStatus }, `${context}: ${message}; will retry`);
+      throw err;
+    }
+    const why =
+      err instanceof RenderError
+        ? 'cannot render the push'
+        : err instanceof SingerPermanentError
+          ? 'Singer refused it'
+          : 'out of attempts';
+    await giveUp(job, deps, attempt, `${why}: ${message}`, err);
+    throw new UnrecoverableError(`${context}: ${why}: ${message}`);
+  }
+}
+
+async function isMyTurn(push: PushJob, deps: DeliveryWorkerDeps): Promise<boolean> {
+  const { orderId } = push.event;
+  for (;;) {
+    const first = await currentTurn(deps.redis, deps.prefix, orderId);
+    // No turn recorded (a job enqueued by an older version, or already ended): go.
+    if (first === undefined || first === push.idempotencyKey) return true;
+    // A turn whose push no longer waits anywhere (its job expired or was removed by hand)
+    // must not hold the order up forever.
+    const state = await deps.deliveries.getJobState(first);
+    if (state !== 'unknown' && state !== 'completed' && state !== 'failed') return false;
+    await dropTurn(deps.redis, deps.prefix, orderId, first);
+  }
+}
+
+async function giveUp(
+  job: Job<PushJob>,
+  deps: DeliveryWorkerDeps,
+  attempt: number,
+  reason: string,
+  err?: unknown,
+): Promise<void> {
+  const singerStatus = (err as { status?: number } | undefined)?.status;
+  await deadLetter(deps, job, reason, attempt, singerStatus, (err as { body?: string })?.body);
+  deps.onAttempt?.({ push: job.data, attempt, outcome: 'dead', singerStatus, error: reason });
+  deps.logger.error(
+    { key: job.data.idempotencyKey, eventId: job.data.event.eventId, orderId: job.data.event.orderId, singerStatus },
+    `push dead-lettered: ${reason}`,
+  );
+}
+
+async function deadLetter(
+  deps: DeliveryWorkerDeps,
+  job: Job<PushJob>,
+  reason: string,
+  attempts = job.attemptsMade,
+  singerStatus?: number,
+  singerBody?: string,
+): Promise<void> {
+  await addDeadLetter(deps.deadLetters, {
+    push: job.data,
+    reason,
+    attempts,
+    singerStatus,
+    singerBody,
+    deadAt: new Date().toISOString(),
+  });
+  await endTurn(deps.redis, deps.prefix, job.data);
+}

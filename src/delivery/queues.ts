@@ -1,0 +1,54 @@
+/**
+ * The two BullMQ queues: `deliveries` (one job per push, id = the push's idempotency key,
+ * so a re-enqueue of the same event is a no-op) and `dead-letters` (pushes that will not
+ * be retried, kept with their reason until an operator replays or discards them).
+ */
+import { Queue, type DefaultJobOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { PushJob } from '../scenarios/types.js';
+import type { DeadLetter } from './dead-letter.js';
+
+export const DELIVERY_QUEUE = 'deliveries';
+export const DEAD_LETTER_QUEUE = 'dead-letters';
+export const BACKOFF_TYPE = 'singer';
+
+export interface DeliveryJobSettings {
+  deliveryAttempts: number;
+  completedJobRetentionS: number;
+  failedJobRetentionS: number;
+}
+
+export function deliveryJobOptions(settings: DeliveryJobSettings): DefaultJobOptions {
+  return {
+    attempts: settings.deliveryAttempts,
+    backoff: { type: BACKOFF_TYPE },
+    // Completed jobs are kept long enough that any re-enqueue of the same event (a poller
+    // that died between addBulk and its commit) still finds the job id and is dropped.
+    removeOnComplete: { age: settings.completedJobRetentionS },
+    removeOnFail: { age: settings.failedJobRetentionS },
+  };
+}
+
+export type DeliveryQueue = Queue<PushJob, unknown, string>;
+export type DeadLetterQueue = Queue<DeadLetter, unknown, string>;
+
+export function openDeliveryQueue(
+  connection: Redis,
+  prefix: string,
+  settings: DeliveryJobSettings,
+): DeliveryQueue {
+  return new Queue<PushJob, unknown, string>(DELIVERY_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: deliveryJobOptions(settings),
+  });
+}
+
+export function openDeadLetterQueue(connection: Redis, prefix: string): DeadLetterQueue {
+  return new Queue<DeadLetter, unknown, string>(DEAD_LETTER_QUEUE, {
+    connection,
+    prefix,
+    // Nothing consumes this queue: entries wait for `push dlq replay`.
+    defaultJobOptions: { removeOnComplete: true, removeOnFail: false },
+  });
+}

@@ -1,0 +1,188 @@
+/**
+ * Composition root: config → connections → the roles this process runs (poller, worker,
+ * http) → a stop() that shuts them down in reverse order. `push start` calls this; so do
+ * the demo and the end-to-end tests, which run the real service in-process.
+ */
+import type { Worker } from 'bullmq';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { assertDatabaseReachable, connectDatabase } from './db/connect-database.js';
+import { startDeliveryWorker, type AttemptOutcome } from './delivery/delivery-worker.js';
+import { enqueuePushes } from './delivery/enqueue-pushes.js';
+import { nurseLookup } from './delivery/nurse-lookup.js';
+import {
+  openDeadLetterQueue,
+  openDeliveryQueue,
+  type DeadLetterQueue,
+  type DeliveryQueue,
+} from './delivery/queues.js';
+import { assertRedisReachable, connectRedis } from './delivery/redis-connection.js';
+import { closeServer, createHttpApp, listen, type ReadinessCheck } from './http/http-server.js';
+import { startPollLoop, type PollLoop } from './outbox/poll-loop.js';
+import type { HandOffDeps } from './outbox/hand-off-batch.js';
+import { createPushRenderer } from './render/render-push.js';
+import { loadScenarioCatalog } from './scenarios/catalog.js';
+import { createSingerClient } from './singer/singer-client.js';
+
+export interface Service {
+  /** The HTTP server's address, when this process runs the http role. */
+  httpUrl: string | undefined;
+  deliveries: DeliveryQueue;
+  deadLetters: DeadLetterQueue;
+  knex: Knex;
+  /** Graceful shutdown; idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  logger: Logger;
+  /** Test hook for the crash matrix. */
+  checkpoint?: HandOffDeps['checkpoint'];
+  onAttempt?: (outcome: AttemptOutcome) => void;
+  /** Lock duration of worker jobs (how soon a killed worker's jobs come back). */
+  lockDurationMs?: number;
+}
+
+export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
+  const { logger } = options;
+  const catalog = loadScenarioCatalog(config.scenariosFile);
+  const renderer = createPushRenderer(catalog, { orderDetailUrl: config.orderDetailUrl });
+
+  const knex = connectDatabase(config.databaseUrl, config.workerConcurrency + 4);
+  const cleanups: Array<() => Promise<unknown>> = [() => knex.destroy()];
+  const runCleanups = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((err: unknown) => logger.warn({ err }, 'error while shutting down'));
+    }
+  };
+
+  try {
+    await assertDatabaseReachable(knex, config.databaseUrl);
+    const queueRedis = connectRedis(config.redisUrl, 'fail-fast');
+    cleanups.push(() => queueRedis.quit());
+    await assertRedisReachable(queueRedis, config.redisUrl);
+
+    const deliveries = openDeliveryQueue(queueRedis, config.queuePrefix, config);
+    const deadLetters = openDeadLetterQueue(queueRedis, config.queuePrefix);
+    cleanups.push(() => deliveries.close(), () => deadLetters.close());
+
+    const checks: ReadinessCheck[] = [
+      { name: 'mysql', check: async () => void (await knex.raw('SELECT 1')) },
+      { name: 'redis', check: async () => void (await queueRedis.ping()) },
+    ];
+
+    // Started first so that it is stopped last: shutdown runs the cleanups in reverse,
+    // poller (stop claiming) → worker (finish in-flight) → http → queues → Redis → MySQL.
+    let httpUrl: string | undefined;
+    if (config.roles.has('http')) {
+      const app = createHttpApp(checks);
+      const activeServer = await listen(app, config.port, config.host);
+      cleanups.push(() => closeServer(activeServer));
+      const address = activeServer.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      httpUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+    }
+
+    let worker: Worker | undefined;
+    if (config.roles.has('worker')) {
+      const workerRedis = connectRedis(config.redisUrl, 'blocking');
+      const singer = createSingerClient({
+        baseUrl: config.singerUrl,
+        token: config.singerToken,
+        timeoutMs: config.singerTimeoutMs,
+      });
+      cleanups.push(
+        async () => singer.close(),
+        () => workerRedis.quit(),
+      );
+      const activeWorker = startDeliveryWorker(
+        {
+          redis: workerRedis,
+          prefix: config.queuePrefix,
+          deliveries,
+          deadLetters,
+          renderer,
+          singer,
+          nurses: nurseLookup(knex, config.nursesTable),
+          logger: logger.child({ role: 'worker' }),
+          onAttempt: options.onAttempt,
+        },
+        {
+          concurrency: config.workerConcurrency,
+          orderWaitMs: config.orderWaitMs,
+          backoff: { baseMs: config.deliveryBackoffBaseMs, maxMs: config.deliveryBackoffMaxMs },
+          lockDurationMs: options.lockDurationMs,
+        },
+      );
+      worker = activeWorker;
+      cleanups.push(() => closeWorkerWithin(activeWorker, config.shutdownGraceMs, logger));
+      checks.push({
+        name: 'worker',
+        check: async () => (activeWorker.isRunning() ? undefined : 'worker is not running'),
+      });
+    }
+
+    let pollLoop: PollLoop | undefined;
+    if (config.roles.has('poller')) {
+      pollLoop = startPollLoop(
+        {
+          knex,
+          catalog,
+          logger: logger.child({ role: 'poller' }),
+          enqueue: (pushes) => enqueuePushes(queueRedis, config.queuePrefix, deliveries, pushes),
+          checkpoint: options.checkpoint,
+        },
+        {
+          batchSize: config.pollBatchSize,
+          pollIntervalMs: config.pollIntervalMs,
+          errorBackoffMaxMs: config.pollErrorBackoffMaxMs,
+        },
+      );
+      const loop = pollLoop;
+      cleanups.push(() => loop.stop());
+      checks.push({
+        name: 'poller',
+        check: async () => (loop.healthy ? undefined : `not polling: ${loop.lastError ?? 'starting'}`),
+      });
+    }
+
+    logger.info(
+      { roles: [...config.roles], queuePrefix: config.queuePrefix, httpUrl, worker: Boolean(worker) },
+      'push service started',
+    );
+
+    let stopping: Promise<void> | undefined;
+    return {
+      httpUrl,
+      deliveries,
+      deadLetters,
+      knex,
+      stop() {
+        stopping ??= runCleanups().then(() => logger.info('push service stopped'));
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await runCleanups();
+    throw err;
+  }
+}
+
+/**
+ * Lets in-flight deliveries finish for up to `graceMs`, then closes regardless: a push cut
+ * off mid-call is retried later under the same idempotency key (its lock expires).
+ */
+async function closeWorkerWithin(worker: Worker, graceMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = worker.close().then(() => 'closed' as const);
+  const deadline = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), graceMs);
+  });
+  const outcome = await Promise.race([graceful, deadline]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    logger.warn({ graceMs }, 'deliveries still running at the end of the grace period; closing anyway');
+    await worker.close(true);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Claims the oldest unclaimed outbox rows. `FOR UPDATE SKIP LOCKED` lets any number of
+ * pollers run at once: each takes rows no other poller holds, and nobody waits. The rows
+ * stay locked until the caller's transaction commits (handed off) or rolls back (free
+ * again for the next claim). No watermark on the id: ids commit out of order, so a row
+ * with a smaller id may appear after larger ones have been handed off.
+ */
+import type { Knex } from 'knex';
+import { OUTBOX_TABLE } from '../db/migration-context.js';
+import type { OrderEvent } from '../scenarios/types.js';
+
+interface OutboxRow {
+  id: string;
+  order_id: string;
+  patient_id: string | null;
+  nurse_id: string | null;
+  from_status: string | null;
+  to_status: string | null;
+  from_reason: string | null;
+  to_reason: string | null;
+  created_at: Date;
+}
+
+export async function claimBatch(trx: Knex.Transaction, limit: number): Promise<OrderEvent[]> {
+  const [rows] = (await trx.raw(
+    `SELECT id, order_id, patient_id, nurse_id, from_status, to_status, from_reason, to_reason, created_at
+       FROM ${OUTBOX_TABLE}
+      WHERE handed_off_at IS NULL
+      ORDER BY id
+      LIMIT ?
+        FOR UPDATE SKIP LOCKED`,
+    [limit],
+  )) as [OutboxRow[]];
+  return rows.map(toOrderEvent);
+}
+
+function toOrderEvent(row: OutboxRow): OrderEvent {
+  return {
+    eventId: String(row.id),
+    orderId: String(row.order_id),
+    patientId: row.patient_id === null ? null : String(row.patient_id),
+    nurseId: row.nurse_id === null ? null : String(row.nurse_id),
+    fromStatus: row.from_status,
+    // The trigger copies orders.status, which is NOT NULL in SPEC §2; an order service
+    // that allows NULL gets an event that matches no rule rather than a crash here.
+    toStatus: row.to_status ?? '',
+    fromReason: row.from_reason,
+    toReason: row.to_reason,
+    occurredAt: new Date(row.created_at).toISOString(),
+  };
+}

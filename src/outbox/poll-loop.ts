@@ -1,0 +1,89 @@
+/**
+ * The poller: claims and hands off batches for as long as it runs. A full batch means
+ * more is waiting, so it claims again at once; an empty or partial one means it has
+ * caught up, so it sleeps `pollIntervalMs` (short: commit-to-push latency is mostly this
+ * sleep). When MySQL or Redis fails, it logs, backs off up to `errorBackoffMaxMs`, and
+ * tries again — it never exits on its own, and it resumes by itself when they return.
+ */
+import type { Logger } from 'pino';
+import { handOffBatch, type HandOffDeps, type HandOffResult } from './hand-off-batch.js';
+
+export interface PollLoopSettings {
+  batchSize: number;
+  pollIntervalMs: number;
+  errorBackoffMaxMs: number;
+}
+
+export interface PollLoop {
+  /** True while the last cycle succeeded: what /readyz reports for the poller. */
+  readonly healthy: boolean;
+  readonly lastError: string | undefined;
+  /** Stops claiming; resolves once the cycle in progress has committed or rolled back. */
+  stop(): Promise<void>;
+}
+
+export function startPollLoop(
+  deps: HandOffDeps & { logger: Logger; onCycle?: (result: HandOffResult) => void },
+  settings: PollLoopSettings,
+): PollLoop {
+  let state: 'running' | 'stopping' = 'running';
+  let healthy = false;
+  let lastError: string | undefined;
+  let consecutiveErrors = 0;
+  const stopping = new AbortController();
+
+  const loop = (async () => {
+    while (state === 'running') {
+      let result: HandOffResult | undefined;
+      try {
+        result = await handOffBatch(deps, settings.batchSize);
+        if (!healthy && lastError) deps.logger.info('poller recovered');
+        healthy = true;
+        lastError = undefined;
+        consecutiveErrors = 0;
+        deps.onCycle?.(result);
+      } catch (err) {
+        healthy = false;
+        consecutiveErrors += 1;
+        lastError = (err as Error).message;
+        deps.logger.error(
+          { err, consecutiveErrors },
+          'poller could not claim and hand off a batch; the rows stay for the next try',
+        );
+      }
+      if (state !== 'running') break;
+      if (result && result.claimed >= settings.batchSize) continue;
+      const waitMs = result
+        ? settings.pollIntervalMs
+        : Math.min(settings.pollIntervalMs * 2 ** consecutiveErrors, settings.errorBackoffMaxMs);
+      await sleep(waitMs, stopping.signal);
+    }
+  })();
+
+  return {
+    get healthy() {
+      return healthy && state === 'running';
+    },
+    get lastError() {
+      return lastError;
+    },
+    async stop() {
+      state = 'stopping';
+      stopping.abort();
+      await loop;
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,197 @@
+/**
+ * The HTTP client for Singer (SPEC §5): one POST per push, every failure classified as
+ * transient (retry) or permanent (dead-letter). Retrying itself belongs to the queue, so
+ * this client makes exactly one attempt per call.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import axios, { type AxiosInstance } from 'axios';
+import type { SingerRequest } from '../scenarios/types.js';
+import { SingerPermanentError, SingerTransientError } from './singer-errors.js';
+
+export interface SingerClientOptions {
+  /** e.g. `http://singer.internal:8090`; a trailing slash is tolerated. */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer …` only when set. */
+  token?: string;
+  /** Deadline for one whole request, connect to last byte. */
+  timeoutMs: number;
+}
+
+export interface SingerClient {
+  /** Resolves on 2xx; otherwise throws SingerTransientError or SingerPermanentError. */
+  send(request: SingerRequest): Promise<{ status: number; durationMs: number }>;
+  /** Drops the keep-alive sockets. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Enough parallel sockets for the worker's concurrency at thousands of pushes a second
+ * (each push holds a socket for one round trip of a few ms), few enough not to flood Singer.
+ */
+const MAX_SOCKETS = 64;
+
+export function createSingerClient(options: SingerClientOptions): SingerClient {
+  const pushUrl = `${options.baseUrl.replace(/\/+$/, '')}/push`;
+  // Only for messages: userinfo in the URL would be a credential.
+  const shownUrl = withoutCredentials(options.baseUrl.replace(/\/+$/, ''));
+  const { timeoutMs } = options;
+
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const instance: AxiosInstance = axios.create({
+    httpAgent,
+    httpsAgent,
+    timeout: timeoutMs,
+    // Every status is an answer to classify here, not an exception thrown by axios.
+    validateStatus: () => true,
+    // A redirect means a misconfigured SINGER_URL; following it would re-POST elsewhere.
+    maxRedirects: 0,
+    // Keep Singer's body verbatim for the dead-letter queue instead of axios's JSON guess.
+    responseType: 'text',
+    transformResponse: [(data: unknown) => data],
+  });
+
+  // One controller per request in flight, so close() can cancel them with a clear reason.
+  // (AbortSignal.timeout + AbortSignal.any cost ~12% of throughput against the stub.)
+  const inFlight = new Set<AbortController>();
+  let closed = false;
+
+  async function send(request: SingerRequest): Promise<{ status: number; durationMs: number }> {
+    if (closed) throw new Error(`Singer client for ${shownUrl} is closed`);
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      'Idempotency-Key': request.idempotencyKey,
+    };
+    if (options.token) headers.Authorization = `Bearer ${options.token}`;
+
+    // axios's own timeout restarts on socket activity; this deadline covers the whole
+    // exchange, so a Singer that trickles its answer still fails in timeoutMs.
+    const controller = new AbortController();
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    inFlight.add(controller);
+    const startedAt = performance.now();
+    let response;
+    try {
+      response = await instance.post<string>(pushUrl, request, {
+        headers,
+        signal: controller.signal,
+      });
+    } catch (err) {
+      throw classifyNoAnswer(err, { shownUrl, timeoutMs, timedOut });
+    } finally {
+      clearTimeout(deadline);
+      inFlight.delete(controller);
+    }
+    const durationMs = performance.now() - startedAt;
+
+    const { status } = response;
+    if (status >= 200 && status < 300) return { status, durationMs };
+
+    const statusText = response.statusText || http.STATUS_CODES[status] || '';
+    const body = typeof response.data === 'string' ? response.data : String(response.data ?? '');
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      throw new SingerPermanentError(status, statusText, body);
+    }
+    // 408, 429, 5xx, and the unexpected (1xx, 3xx): nothing says the push itself is bad.
+    const retryAfter = response.headers['retry-after'];
+    const retryAfterMs = typeof retryAfter === 'string' ? parseRetryAfter(retryAfter) : undefined;
+    throw SingerTransientError.fromAnswer(status, statusText, body, retryAfterMs);
+  }
+
+  function close(): void {
+    if (closed) return;
+    closed = true;
+    for (const controller of inFlight) controller.abort();
+    inFlight.clear();
+    httpAgent.destroy();
+    httpsAgent.destroy();
+  }
+
+  return { send, close };
+}
+
+/**
+ * `Retry-After` is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3). Returns the
+ * wait in ms (0 for a date already past), or undefined when the value is neither.
+ */
+export function parseRetryAfter(value: string, now: number = Date.now()): number | undefined {
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Date.parse accepts bare numbers and other loose forms; an HTTP-date always has letters.
+  if (!/[a-z]/i.test(trimmed)) return undefined;
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+interface NoAnswerContext {
+  shownUrl: string;
+  timeoutMs: number;
+  timedOut: boolean;
+}
+
+/** Singer never answered: a timeout or a network error, both transient (SPEC §5). */
+function classifyNoAnswer(err: unknown, context: NoAnswerContext): unknown {
+  // Anything but an AxiosError is a bug on our side, not news about Singer.
+  if (!axios.isAxiosError(err)) return err;
+  const cause = safeCause(err);
+  const code = networkCode(err);
+  if (context.timedOut || code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
+    return new SingerTransientError(`Singer did not answer within ${context.timeoutMs} ms`, {
+      code: 'ETIMEDOUT',
+      cause,
+    });
+  }
+  if (axios.isCancel(err)) {
+    return new SingerTransientError(
+      `request to Singer at ${context.shownUrl} cancelled: client closed`,
+      {
+        code: 'ERR_CANCELED',
+        cause,
+      },
+    );
+  }
+  return new SingerTransientError(
+    `cannot reach Singer at ${context.shownUrl} (${code ?? err.message})`,
+    { code, cause },
+  );
+}
+
+/** ECONNREFUSED and friends sit on the AxiosError or on the system error it wraps. */
+function networkCode(err: Error): string | undefined {
+  const own = (err as { code?: unknown }).code;
+  const wrapped = (err.cause as { code?: unknown } | undefined)?.code;
+  if (typeof wrapped === 'string') return wrapped;
+  return typeof own === 'string' ? own : undefined;
+}
+
+/**
+ * An AxiosError carries the request config, headers and all, so chaining it would put the
+ * bearer token in any log that serialises causes. Chain the system error it wraps, or a
+ * plain copy of its message.
+ */
+function safeCause(err: Error): Error {
+  if (!axios.isAxiosError(err)) return err;
+  if (err.cause instanceof Error && !axios.isAxiosError(err.cause)) return err.cause;
+  const plain = new Error(err.message);
+  (plain as Error & { code?: string }).code = err.code;
+  return plain;
+}
+
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/+$/, '');
+  } catch {
+    return url;
+  }
+}

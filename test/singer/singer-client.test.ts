@@ -1,0 +1,322 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SingerRequest } from '../../src/scenarios/types.js';
+import {
+  createSingerClient,
+  parseRetryAfter,
+  type SingerClient,
+} from '../../src/singer/singer-client.js';
+import {
+  SingerPermanentError,
+  SingerTransientError,
+  isTransient,
+} from '../../src/singer/singer-errors.js';
+import {
+  startStubSinger,
+  type StubSinger,
+  type StubSingerOptions,
+} from '../../src/singer/stub-singer.js';
+
+const TOKEN = 'secret-token-123';
+
+function pushFor(key = 'evt-456-NURSE_ACCEPTED'): SingerRequest {
+  return {
+    idempotencyKey: key,
+    channel: 'wechat',
+    to: { role: 'patient', id: '98' },
+    scenario: 'NURSE_ACCEPTED',
+    operate: '护士接单',
+    content: '您的订单已接单，点击查看订单详情。',
+    url: 'https://example.invalid/orders/123',
+    data: { orderId: '123', eventId: '456', nurse: { id: '7', name: '王芳' } },
+  };
+}
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  // Reverse order: clients before the server they talk to.
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+async function stub(options: StubSingerOptions = {}): Promise<StubSinger> {
+  const singer = await startStubSinger(options);
+  cleanups.push(() => singer.close());
+  return singer;
+}
+
+function client(baseUrl: string, extra: { token?: string; timeoutMs?: number } = {}): SingerClient {
+  const singer = createSingerClient({ baseUrl, timeoutMs: 2000, ...extra });
+  cleanups.push(() => singer.close());
+  return singer;
+}
+
+/** The promise's rejection, so its fields can be inspected. */
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+describe('Singer client', () => {
+  it('delivers a push on 200 with Content-Type, Idempotency-Key and the bearer token', async () => {
+    const singer = await stub();
+    const result = await client(singer.url, { token: TOKEN }).send(pushFor());
+
+    expect(result.status).toBe(200);
+    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    const [received] = singer.requests;
+    expect(received?.body).toEqual(pushFor());
+    expect(received?.headers['content-type']).toMatch(/^application\/json/);
+    expect(received?.headers['idempotency-key']).toBe('evt-456-NURSE_ACCEPTED');
+    expect(received?.idempotencyKey).toBe(received?.body.idempotencyKey);
+    expect(received?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(singer.deliveredKeys()).toEqual(new Set(['evt-456-NURSE_ACCEPTED']));
+  });
+
+  it('sends no Authorization header when no token is configured', async () => {
+    const singer = await stub();
+    await client(singer.url).send(pushFor());
+
+    expect(singer.requests[0]?.headers).not.toHaveProperty('authorization');
+  });
+
+  it('tolerates a trailing slash in the base URL', async () => {
+    const singer = await stub();
+    await client(`${singer.url}/`).send(pushFor());
+
+    expect(singer.requests).toHaveLength(1);
+  });
+
+  it('treats 503 as transient and keeps the status and body', async () => {
+    const singer = await stub({ respond: () => ({ status: 503, body: 'down for maintenance' }) });
+    const err = await failure(client(singer.url).send(pushFor()));
+
+    expect(err).toBeInstanceOf(SingerTransientError);
+    expect(isTransient(err)).toBe(true);
+    expect(err).toMatchObject({ status: 503, body: 'down for maintenance' });
+    expect((err as Error).message).toBe(
+      'Singer answered 503 Service Unavailable: down for maintenance',
+    );
+  });
+
+  it('treats 408 as transient', async () => {
+    const singer = await stub({ respond: () => ({ status: 408 }) });
+    const err = await failure(client(singer.url).send(pushFor()));
+
+    expect(err).toBeInstanceOf(SingerTransientError);
+    expect(err).toMatchObject({ status: 408 });
+  });
+
+  it('treats 429 as transient and honours Retry-After in seconds', async () => {
+    const singer = await stub({
+      respond: () => ({ status: 429, headers: { 'Retry-After': '2' } }),
+    });
+    const err = await failure(client(singer.url).send(pushFor()));
+
+    expect(err).toBeInstanceOf(SingerTransientError);
+    expect(err).toMatchObject({ status: 429, retryAfterMs: 2000 });
+  });
+
+  it('reads Retry-After given as an HTTP date', async () => {
+    const singer = await stub({
+      respond: () => ({
+        status: 503,
+        headers: { 'Retry-After': new Date(Date.now() + 5000).toUTCString() },
+      }),
+    });
+    const err = (await failure(client(singer.url).send(pushFor()))) as SingerTransientError;
+
+    // HTTP dates have whole seconds, so up to one second is lost.
+    expect(err.retryAfterMs).toBeGreaterThan(3500);
+    expect(err.retryAfterMs).toBeLessThanOrEqual(5000);
+  });
+
+  it('dead-letters a push Singer refuses with 400, keeping Singer’s answer', async () => {
+    const singer = await stub({
+      respond: () => ({ status: 400, body: { error: 'unknown channel' } }),
+    });
+    const err = await failure(client(singer.url).send(pushFor()));
+
+    expect(err).toBeInstanceOf(SingerPermanentError);
+    expect(isTransient(err)).toBe(false);
+    expect(err).toMatchObject({ status: 400, body: '{"error":"unknown channel"}' });
+    expect((err as Error).message).toBe(
+      'Singer answered 400 Bad Request: {"error":"unknown channel"}',
+    );
+  });
+
+  it.each([404, 422])('treats %i as permanent', async (status) => {
+    const singer = await stub({ respond: () => ({ status }) });
+    const err = await failure(client(singer.url).send(pushFor()));
+
+    expect(err).toBeInstanceOf(SingerPermanentError);
+    expect(err).toMatchObject({ status });
+  });
+
+  it('truncates a huge error body', async () => {
+    const singer = await stub({ respond: () => ({ status: 500, body: 'x'.repeat(100_000) }) });
+    const err = (await failure(client(singer.url).send(pushFor()))) as SingerTransientError;
+
+    expect(err.body?.length).toBeLessThan(2200);
+    expect(err.message.length).toBeLessThan(300);
+  });
+
+  it('times out a Singer that answers too slowly, as transient', async () => {
+    const singer = await stub({
+      respond: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return { status: 200 };
+      },
+    });
+    const startedAt = Date.now();
+    const err = await failure(client(singer.url, { timeoutMs: 150 }).send(pushFor()));
+
+    expect(err).toBeInstanceOf(SingerTransientError);
+    expect(err).toMatchObject({ code: 'ETIMEDOUT', status: undefined });
+    expect((err as Error).message).toBe('Singer did not answer within 150 ms');
+    expect(Date.now() - startedAt).toBeLessThan(900);
+  });
+
+  it('reports a refused connection as transient, naming the address', async () => {
+    const baseUrl = await closedPortUrl();
+    const err = await failure(client(baseUrl, { token: TOKEN }).send(pushFor()));
+
+    expect(err).toBeInstanceOf(SingerTransientError);
+    expect(err).toMatchObject({ code: 'ECONNREFUSED' });
+    expect((err as Error).message).toBe(`cannot reach Singer at ${baseUrl} (ECONNREFUSED)`);
+    expect((err as Error).cause).toBeInstanceOf(Error);
+  });
+
+  it('never puts the token in an error or its causes', async () => {
+    const singer = await stub({ respond: () => ({ status: 401, body: 'bad token' }) });
+    const refused = await failure(client(await closedPortUrl(), { token: TOKEN }).send(pushFor()));
+    const answered = await failure(client(singer.url, { token: TOKEN }).send(pushFor()));
+
+    for (const err of [refused, answered]) {
+      expect(JSON.stringify(errorChain(err))).not.toContain(TOKEN);
+    }
+  });
+
+  it('reuses one keep-alive connection for sequential pushes', async () => {
+    const singer = await stub();
+    const singerClient = client(singer.url);
+    for (let i = 0; i < 5; i++) await singerClient.send(pushFor(`evt-${i}-NURSE_ACCEPTED`));
+
+    expect(singer.requests).toHaveLength(5);
+    expect(singer.connections).toBe(1);
+  });
+
+  it('rejects sends after close', async () => {
+    const singer = await stub();
+    const singerClient = client(singer.url);
+    singerClient.close();
+    singerClient.close();
+
+    await expect(singerClient.send(pushFor())).rejects.toThrow(/is closed/);
+  });
+});
+
+describe('stub Singer', () => {
+  it('answers 2xx to a repeated key without asking respond, and records the repeat', async () => {
+    let asked = 0;
+    const singer = await stub({
+      respond: (_push, attempt) => {
+        asked += 1;
+        return { status: attempt === 1 ? 503 : 200 };
+      },
+    });
+    const singerClient = client(singer.url);
+    await expect(singerClient.send(pushFor('k1'))).rejects.toBeInstanceOf(SingerTransientError);
+    await singerClient.send(pushFor('k1'));
+    await singerClient.send(pushFor('k1'));
+
+    expect(asked).toBe(2);
+    expect(singer.requests.map((push) => push.status)).toEqual([503, 200, 200]);
+    expect(singer.deliveredKeys()).toEqual(new Set(['k1']));
+  });
+
+  it('answers 404 to anything but POST /push', async () => {
+    const singer = await stub();
+    const response = await fetch(`${singer.url}/other`, { method: 'POST', body: '{}' });
+
+    expect(response.status).toBe(404);
+    expect(singer.requests).toHaveLength(0);
+  });
+
+  it('refuses a push whose Idempotency-Key header differs from the body', async () => {
+    const singer = await stub();
+    const response = await fetch(`${singer.url}/push`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'other' },
+      body: JSON.stringify(pushFor()),
+    });
+
+    expect(response.status).toBe(400);
+    expect(singer.requests).toHaveLength(0);
+  });
+
+  it('waits for pushes sent later', async () => {
+    const singer = await stub();
+    const waiting = singer.waitForRequests(2, 2000);
+    const singerClient = client(singer.url);
+    await Promise.all([singerClient.send(pushFor('a')), singerClient.send(pushFor('b'))]);
+
+    expect((await waiting).map((push) => push.idempotencyKey).sort()).toEqual(['a', 'b']);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2025-01-01T00:00:00Z');
+
+  it('reads delta-seconds', () => {
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+  });
+
+  it('reads an HTTP date, and a past date as no wait', () => {
+    expect(parseRetryAfter('Wed, 01 Jan 2025 00:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfter('Tue, 31 Dec 2024 23:59:00 GMT', now)).toBe(0);
+  });
+
+  it('ignores what is neither', () => {
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter('-5', now)).toBeUndefined();
+    expect(parseRetryAfter('1.5', now)).toBeUndefined();
+    expect(parseRetryAfter('', now)).toBeUndefined();
+  });
+});
+
+/** A URL where nothing listens: a port the OS just handed out and took back. */
+async function closedPortUrl(): Promise<string> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Each error in the cause chain with all its own properties, as a logger might dump it. */
+function errorChain(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let current = err; current instanceof Error; current = current.cause) {
+    const props: Record<string, unknown> = { message: current.message, stack: current.stack };
+    for (const key of Object.keys(current)) {
+      const value = (current as unknown as Record<string, unknown>)[key];
+      props[key] = value instanceof Error ? '[cause]' : safeJson(value);
+    }
+    chain.push(props);
+  }
+  return chain;
+}
+
+function safeJson(value: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(value) ?? 'null');
+  } catch {
+    return '[unserialisable]';
+  }
+}

@@ -1,0 +1,115 @@
+// Isolation for tests that share one MySQL server and one Redis: every test file gets its own
+// database and its own BullMQ key prefix, with random suffixes so that parallel files, parallel
+// runs and leftovers of killed runs never meet.
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import knexFactory, { type Knex } from 'knex';
+import { inject } from 'vitest';
+
+export interface TestDatabase {
+  /** `push_t_<label>_<random>` */
+  name: string;
+  /** The server URL with this database as its path, e.g. for DATABASE_URL of a child process. */
+  url: string;
+  knex: Knex;
+  /** Destroys `knex` and drops the database. */
+  drop(): Promise<void>;
+}
+
+/** The MySQL server chosen by the global setup (its path's database is not used). */
+export function testServerUrl(): string {
+  return inject('testDatabaseUrl');
+}
+
+export function testRedisUrl(): string {
+  return inject('testRedisUrl');
+}
+
+/** Creates a fresh, empty utf8mb4 database for one test file (or test). */
+export async function createTestDatabase(label: string): Promise<TestDatabase> {
+  // MySQL names are at most 64 characters: 7 prefix + label + 1 + 8 random.
+  const name = `push_t_${safeLabel(label, '_').slice(0, 40)}_${randomSuffix()}`;
+  const serverUrl = testServerUrl();
+  await withServerConnection(serverUrl, (admin) =>
+    admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`),
+  );
+  const url = withDatabase(serverUrl, name);
+  const knex = knexFactory({ client: 'mysql2', connection: url, pool: { min: 0, max: 4 } });
+  let dropped = false;
+  return {
+    name,
+    url,
+    knex,
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await knex.destroy();
+      await withServerConnection(serverUrl, (admin) =>
+        admin.raw(`DROP DATABASE IF EXISTS \`${name}\``),
+      );
+    },
+  };
+}
+
+/** A BullMQ key prefix no other test or run uses: `push-test-<label>-<random>`. */
+export function testQueuePrefix(label: string): string {
+  return `push-test-${safeLabel(label, '-').slice(0, 40)}-${randomSuffix()}`;
+}
+
+/**
+ * Removes every Redis key under a BullMQ prefix (`<prefix>:*`); returns how many went.
+ * SCAN rather than KEYS so a shared Redis is never blocked; UNLINK frees memory off the main thread.
+ */
+export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  try {
+    const match = `${escapeGlob(prefix)}:*`;
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function withServerConnection<T>(
+  serverUrl: string,
+  work: (admin: Knex) => Promise<T>,
+): Promise<T> {
+  const admin = knexFactory({
+    client: 'mysql2',
+    connection: withDatabase(serverUrl, ''),
+    pool: { min: 0, max: 1 },
+  });
+  try {
+    return await work(admin);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+function withDatabase(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = database === '' ? '' : `/${database}`;
+  return url.toString();
+}
+
+function safeLabel(label: string, separator: '_' | '-'): string {
+  return label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, separator)
+    .replace(new RegExp(`^\\${separator}+|\\${separator}+$`, 'g'), '');
+}
+
+function randomSuffix(): string {
+  return randomBytes(4).toString('hex');
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
