@@ -8,6 +8,11 @@
  * with EXPLAIN). The same index serves retention (`handed_off_at < ?`).
  * `order_events_by_order (order_id, id)` serves the per-order ordering check and
  * `push trace <orderId>`.
+ *
+ * Ids start at the creation time in milliseconds, not at 1: idempotency keys are built
+ * from event ids, and an outbox dropped and created again must never reuse a key that
+ * Singer (or BullMQ's completed jobs) still remembers, or real pushes would be dropped
+ * as duplicates.
  */
 import type { Knex } from 'knex';
 import type { MigrationContext } from '../src/db/migration-context.js';
@@ -28,7 +33,7 @@ export async function up(knex: Knex, ctx: MigrationContext): Promise<void> {
       PRIMARY KEY (id),
       KEY order_events_claim (handed_off_at, id),
       KEY order_events_by_order (order_id, id)
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`);
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci AUTO_INCREMENT=${Date.now()}`);
 }
 
 export async function down(knex: Knex, ctx: MigrationContext): Promise<void> {

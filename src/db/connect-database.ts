@@ -30,6 +30,8 @@ export function connectDatabase(databaseUrl: string, poolMax = 10): Knex {
       },
     },
     acquireConnectionTimeout: 10_000,
+    // knex would print driver stack traces on its own; callers report errors themselves.
+    log: { warn() {}, error() {}, deprecate() {}, debug() {} },
   });
 }
 
