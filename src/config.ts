@@ -9,6 +9,9 @@ import { DEFAULT_ORDER_COLUMNS, type MigrationContext } from './db/migration-con
 type OrderColumns = MigrationContext['orderColumns'];
 
 const ROLES = ['poller', 'worker', 'http'] as const;
+/** Where the crash tests make the process SIGKILL itself (PUSH_CRASH_AT). */
+export const CRASH_POINTS = ['claimed', 'enqueued', 'delivered'] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
 export type Role = (typeof ROLES)[number];
 
 const positiveInt = z.coerce.number().int().positive();
@@ -58,6 +61,7 @@ const schema = z.object({
   DELIVERY_BACKOFF_BASE_MS: positiveInt.default(1_000),
   DELIVERY_BACKOFF_MAX_MS: positiveInt.default(15 * 60_000),
   ORDER_WAIT_MS: positiveInt.default(250),
+  WORKER_LOCK_MS: positiveInt.min(1_000).default(30_000),
   COMPLETED_JOB_RETENTION_S: positiveInt.default(24 * 3600),
   FAILED_JOB_RETENTION_S: positiveInt.default(14 * 24 * 3600),
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
@@ -70,7 +74,7 @@ const schema = z.object({
     .transform((v, ctx) => parseColumnMap(v, ctx)),
   SCENARIOS_FILE: z.string().optional(),
   // Fault injection for the crash tests: the process SIGKILLs itself at this point.
-  PUSH_CRASH_AT: z.enum(['claimed', 'enqueued']).optional(),
+  PUSH_CRASH_AT: z.enum(CRASH_POINTS).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -122,6 +126,7 @@ export type Config = Readonly<{
   deliveryBackoffBaseMs: number;
   deliveryBackoffMaxMs: number;
   orderWaitMs: number;
+  workerLockMs: number;
   completedJobRetentionS: number;
   failedJobRetentionS: number;
   shutdownGraceMs: number;
@@ -131,7 +136,7 @@ export type Config = Readonly<{
   orderColumns: OrderColumns;
   scenariosFile: string | undefined;
   logLevel: string;
-  crashAt: 'claimed' | 'enqueued' | undefined;
+  crashAt: CrashPoint | undefined;
 }>;
 
 /** A configuration problem a person must fix; the CLI prints its message without a stack. */
@@ -181,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryBackoffBaseMs: e.DELIVERY_BACKOFF_BASE_MS,
     deliveryBackoffMaxMs: e.DELIVERY_BACKOFF_MAX_MS,
     orderWaitMs: e.ORDER_WAIT_MS,
+    workerLockMs: e.WORKER_LOCK_MS,
     completedJobRetentionS: e.COMPLETED_JOB_RETENTION_S,
     failedJobRetentionS: e.FAILED_JOB_RETENTION_S,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

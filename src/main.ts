@@ -20,7 +20,7 @@ import {
 import { assertRedisReachable, connectRedis } from './delivery/redis-connection.js';
 import { closeServer, createHttpApp, listen, type ReadinessCheck } from './http/http-server.js';
 import { startPollLoop, type PollLoop } from './outbox/poll-loop.js';
-import type { HandOffDeps } from './outbox/hand-off-batch.js';
+import type { CrashPoint } from './config.js';
 import { createPushRenderer } from './render/render-push.js';
 import { loadScenarioCatalog } from './scenarios/catalog.js';
 import { createSingerClient } from './singer/singer-client.js';
@@ -37,11 +37,9 @@ export interface Service {
 
 export interface ServiceOptions {
   logger: Logger;
-  /** Test hook for the crash matrix. */
-  checkpoint?: HandOffDeps['checkpoint'];
+  /** Test hook for the crash matrix: called at named points of the poller and worker. */
+  checkpoint?: (point: CrashPoint) => void;
   onAttempt?: (outcome: AttemptOutcome) => void;
-  /** Lock duration of worker jobs (how soon a killed worker's jobs come back). */
-  lockDurationMs?: number;
 }
 
 export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
@@ -107,12 +105,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           nurses: nurseLookup(knex, config.nursesTable),
           logger: logger.child({ role: 'worker' }),
           onAttempt: options.onAttempt,
+          checkpoint: options.checkpoint,
         },
         {
           concurrency: config.workerConcurrency,
           orderWaitMs: config.orderWaitMs,
           backoff: { baseMs: config.deliveryBackoffBaseMs, maxMs: config.deliveryBackoffMaxMs },
-          lockDurationMs: options.lockDurationMs,
+          lockDurationMs: config.workerLockMs,
         },
       );
       worker = activeWorker;

@@ -39,6 +39,8 @@ export interface DeliveryWorkerDeps {
   nurses: NurseLookup;
   logger: Logger;
   onAttempt?: (outcome: AttemptOutcome) => void;
+  /** Test hook for the crash matrix: called once Singer has answered 2xx. */
+  checkpoint?: (point: 'delivered') => void;
 }
 
 export interface DeliveryWorkerSettings {
@@ -108,6 +110,7 @@ async function deliver(
         : undefined;
     request = deps.renderer.render(push, nurse);
     const { status, durationMs } = await deps.singer.send(request);
+    deps.checkpoint?.('delivered');
     await endTurn(deps.redis, deps.prefix, push);
     deps.onAttempt?.({ push, attempt, outcome: 'delivered', singerStatus: status, durationMs });
     deps.logger.info(operationsRecord(push, request, attempt, new Date()), 'push delivered');

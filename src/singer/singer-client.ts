@@ -48,6 +48,8 @@ export function createSingerClient(options: SingerClientOptions): SingerClient {
     validateStatus: () => true,
     // A redirect means a misconfigured SINGER_URL; following it would re-POST elsewhere.
     maxRedirects: 0,
+    // Singer is an internal service: HTTP_PROXY meant for the internet must not reroute it.
+    proxy: false,
     // Keep Singer's body verbatim for the dead-letter queue instead of axios's JSON guess.
     responseType: 'text',
     transformResponse: [(data: unknown) => data],
