@@ -18,7 +18,10 @@ import {
   type DeliveryQueue,
 } from './delivery/queues.js';
 import { assertRedisReachable, connectRedis } from './delivery/redis-connection.js';
+import { startAttemptRecorder } from './delivery/attempt-recorder.js';
+import { mountDashboard } from './http/dashboard.js';
 import { closeServer, createHttpApp, listen, type ReadinessCheck } from './http/http-server.js';
+import { createMetrics, mountMetrics } from './http/metrics.js';
 import { startPollLoop, type PollLoop } from './outbox/poll-loop.js';
 import type { CrashPoint } from './config.js';
 import { createPushRenderer } from './render/render-push.js';
@@ -72,9 +75,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     // Started first so that it is stopped last: shutdown runs the cleanups in reverse,
     // poller (stop claiming) → worker (finish in-flight) → http → queues → Redis → MySQL.
+    const metrics = createMetrics({ knex, queues: { deliveries, 'dead-letters': deadLetters } });
     let httpUrl: string | undefined;
     if (config.roles.has('http')) {
       const app = createHttpApp(checks);
+      mountMetrics(app, metrics);
+      mountDashboard(app, { deliveries, deadLetters }, config.dashboard);
       const activeServer = await listen(app, config.port, config.host);
       cleanups.push(() => closeServer(activeServer));
       const address = activeServer.address();
@@ -90,7 +96,9 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         token: config.singerToken,
         timeoutMs: config.singerTimeoutMs,
       });
+      const recorder = startAttemptRecorder(knex, logger);
       cleanups.push(
+        () => recorder.stop(),
         async () => singer.close(),
         () => workerRedis.quit(),
       );
@@ -104,7 +112,11 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           singer,
           nurses: nurseLookup(knex, config.nursesTable),
           logger: logger.child({ role: 'worker' }),
-          onAttempt: options.onAttempt,
+          onAttempt: (outcome) => {
+            recorder.record(outcome);
+            metrics.onAttempt(outcome);
+            options.onAttempt?.(outcome);
+          },
           checkpoint: options.checkpoint,
         },
         {
@@ -131,6 +143,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           logger: logger.child({ role: 'poller' }),
           enqueue: (pushes) => enqueuePushes(queueRedis, config.queuePrefix, deliveries, pushes),
           checkpoint: options.checkpoint,
+          onCycle: (result) => metrics.onCycle(result),
         },
         {
           batchSize: config.pollBatchSize,

@@ -46,7 +46,7 @@ export async function runDlqReplayCommand(
   eventIds: string[],
   opts: { all?: boolean },
 ): Promise<void> {
-  if (opts.all === (eventIds.length > 0)) {
+  if (Boolean(opts.all) === (eventIds.length > 0)) {
     throw new UsageError('name the event ids to replay, or --all (not both)');
   }
   const bad = eventIds.find((id) => !/^\d+$/.test(id));

@@ -2,6 +2,7 @@
 export interface MigrationContext {
   ordersTable: string;
   outboxTable: string;
+  attemptsTable: string;
   orderColumns: {
     id: string;
     patientId: string;
@@ -20,10 +21,11 @@ export const DEFAULT_ORDER_COLUMNS: MigrationContext['orderColumns'] = {
 };
 
 export const OUTBOX_TABLE = 'order_events';
+export const ATTEMPTS_TABLE = 'push_attempts';
 
 export function migrationContextOf(config: {
   ordersTable: string;
   orderColumns: MigrationContext['orderColumns'];
 }): MigrationContext {
-  return { ordersTable: config.ordersTable, outboxTable: OUTBOX_TABLE, orderColumns: config.orderColumns };
+  return { ordersTable: config.ordersTable, outboxTable: OUTBOX_TABLE, attemptsTable: ATTEMPTS_TABLE, orderColumns: config.orderColumns };
 }

@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import * as orderEvents from '../../migrations/20261126_001_order_events.js';
 import * as orderTriggers from '../../migrations/20261126_002_order_triggers.js';
+import * as pushAttempts from '../../migrations/20261126_003_push_attempts.js';
 import type { MigrationContext } from './migration-context.js';
 
 interface Migration {
@@ -16,6 +17,7 @@ interface Migration {
 const MIGRATIONS: ReadonlyArray<[name: string, migration: Migration]> = [
   ['20261126_001_order_events', orderEvents],
   ['20261126_002_order_triggers', orderTriggers],
+  ['20261126_003_push_attempts', pushAttempts],
 ];
 
 function migrationConfig(ctx: MigrationContext): Knex.MigratorConfig {

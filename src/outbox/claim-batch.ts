@@ -21,16 +21,16 @@ interface OutboxRow {
   created_at: Date;
 }
 
-export async function claimBatch(trx: Knex.Transaction, limit: number): Promise<OrderEvent[]> {
-  const [rows] = (await trx.raw(
-    `SELECT id, order_id, patient_id, nurse_id, from_status, to_status, from_reason, to_reason, created_at
+/** Exported so test/db/migrations.test.ts can EXPLAIN exactly what the poller runs. */
+export const CLAIM_SQL = `SELECT id, order_id, patient_id, nurse_id, from_status, to_status, from_reason, to_reason, created_at
        FROM ${OUTBOX_TABLE}
       WHERE handed_off_at IS NULL
       ORDER BY id
       LIMIT ?
-        FOR UPDATE SKIP LOCKED`,
-    [limit],
-  )) as [OutboxRow[]];
+        FOR UPDATE SKIP LOCKED`;
+
+export async function claimBatch(trx: Knex.Transaction, limit: number): Promise<OrderEvent[]> {
+  const [rows] = (await trx.raw(CLAIM_SQL, [limit])) as [OutboxRow[]];
   return rows.map(toOrderEvent);
 }
 

@@ -21,13 +21,9 @@ export async function deferOutOfOrder(
     const known = firstClaimed.get(event.orderId);
     if (known === undefined || id < known) firstClaimed.set(event.orderId, id);
   }
-  const [rows] = (await trx.raw(
-    `SELECT order_id, MIN(id) AS first_id FROM ${OUTBOX_TABLE}
-      WHERE order_id IN (${[...firstClaimed.keys()].map(() => '?').join(',')})
-        AND handed_off_at IS NULL
-      GROUP BY order_id`,
-    [...firstClaimed.keys()],
-  )) as [{ order_id: string; first_id: string }[]];
+  const [rows] = (await trx.raw(firstUnclaimedSql(firstClaimed.size), [
+    ...firstClaimed.keys(),
+  ])) as [{ order_id: string; first_id: string }[]];
   const blocked = new Set(
     rows
       .filter((row) => BigInt(row.first_id) < (firstClaimed.get(String(row.order_id)) ?? 0n))
@@ -38,4 +34,12 @@ export async function deferOutOfOrder(
     ready: events.filter((e) => !blocked.has(e.orderId)),
     deferred: events.filter((e) => blocked.has(e.orderId)),
   };
+}
+
+/** Exported so test/db/migrations.test.ts can EXPLAIN exactly what the poller runs. */
+export function firstUnclaimedSql(orderCount: number): string {
+  return `SELECT order_id, MIN(id) AS first_id FROM ${OUTBOX_TABLE}
+      WHERE order_id IN (${Array.from({ length: orderCount }, () => '?').join(',')})
+        AND handed_off_at IS NULL
+      GROUP BY order_id`;
 }

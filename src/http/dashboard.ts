@@ -1,0 +1,49 @@
+/**
+ * Bull Board under /admin/queues: the delivery and dead-letter queues, for operators.
+ * With DASHBOARD_USER/DASHBOARD_PASSWORD it asks for HTTP basic auth; without them it
+ * answers only requests from this machine (loopback), so a forgotten setting never
+ * exposes the queues (and the pushes' contents) to the network.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import type { Express, NextFunction, Request, Response } from 'express';
+
+export const DASHBOARD_PATH = '/admin/queues';
+
+export function mountDashboard(
+  app: Express,
+  queues: { deliveries: Queue; deadLetters: Queue },
+  credentials: { user: string; password: string } | undefined,
+): void {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(DASHBOARD_PATH);
+  createBullBoard({
+    queues: [new BullMQAdapter(queues.deliveries), new BullMQAdapter(queues.deadLetters)],
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'push' } },
+  });
+  const guard = credentials ? basicAuth(credentials) : loopbackOnly;
+  app.use(DASHBOARD_PATH, guard, serverAdapter.getRouter());
+}
+
+function basicAuth(credentials: { user: string; password: string }) {
+  const expected = Buffer.from(`${credentials.user}:${credentials.password}`);
+  return (req: Request, res: Response, next: NextFunction) => {
+    const header = req.headers.authorization ?? '';
+    const given = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64') : Buffer.alloc(0);
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
+    res.set('WWW-Authenticate', 'Basic realm="push dashboard", charset="UTF-8"');
+    res.status(401).send('authentication required');
+  };
+}
+
+function loopbackOnly(req: Request, res: Response, next: NextFunction) {
+  const address = req.socket.remoteAddress ?? '';
+  if (address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1') return next();
+  res
+    .status(403)
+    .send('the dashboard is served to localhost only; set DASHBOARD_USER and DASHBOARD_PASSWORD to open it');
+}
