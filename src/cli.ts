@@ -11,6 +11,7 @@ import { PlainError } from './plain-error.js';
 import { runMigrateCommand } from './commands/migrate-command.js';
 import { runStartCommand } from './commands/start-command.js';
 import { runDemoCommand } from './commands/demo-command.js';
+import { runStubSingerCommand } from './commands/stub-singer-command.js';
 import { runDlqListCommand, runDlqReplayCommand } from './commands/dlq-command.js';
 
 const program = new Command()
@@ -37,6 +38,13 @@ program
   .description('walk a few orders through their life against a built-in stand-in Singer')
   .option('--keep-running', 'keep the service and stand-in Singer running after the walk-through')
   .action((opts: { keepRunning?: boolean }) => runDemoCommand(opts));
+
+program
+  .command('stub-singer')
+  .description('run a stand-in Singer that accepts every push (for trying push locally)')
+  .option('--port <port>', 'port to listen on', '8090')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .action((opts: { port: string; host: string }) => runStubSingerCommand(opts));
 
 const dlq = program.command('dlq').description('dead-lettered pushes');
 dlq
