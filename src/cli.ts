@@ -4,7 +4,10 @@
  * Problems a person must fix (configuration, an unreachable server, a refused migration)
  * print as one plain message without a stack trace, and exit 1.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
+import { packageRoot } from './package-root.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { PlainError } from './plain-error.js';
@@ -17,6 +20,7 @@ import { runDlqListCommand, runDlqReplayCommand } from './commands/dlq-command.j
 const program = new Command()
   .name('push')
   .description('Order status changes in MySQL → pushes through Singer (see README.md)')
+  .version(packageVersion())
   .showHelpAfterError();
 
 program
@@ -60,6 +64,10 @@ dlq
   .action((eventIds: string[], opts: { all?: boolean }) =>
     runDlqReplayCommand(loadConfig(), eventIds, opts),
   );
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const shown = err instanceof PlainError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -125,6 +125,8 @@ interface Case {
   nurseName?: string;
 }
 
+// One row per case, as SPEC §4 reads.
+// prettier-ignore
 const CASES: Case[] = [
   { number: 1, scenario: 'PAYMENT_TIMEOUT', from: 'PENDING_PAYMENT', to: 'CANCELLED', reason: 'PAYMENT_TIMEOUT', nurseId: null, recipient: 'patient' },
   { number: 1, scenario: 'PAYMENT_TIMEOUT', from: 'PAYING', to: 'CANCELLED', reason: 'PAYMENT_TIMEOUT', nurseId: null, recipient: 'patient' },

@@ -6,8 +6,15 @@ import type { Knex } from 'knex';
 import { loadConfig, type Config } from '../../src/config.js';
 import { migrationContextOf } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
-import { listDeadLetters, type DeadLetter, type ReplayDeps } from '../../src/delivery/dead-letter.js';
-import { createOrderServiceTables, insertSampleNurses } from '../../src/demo/order-service-schema.js';
+import {
+  listDeadLetters,
+  type DeadLetter,
+  type ReplayDeps,
+} from '../../src/delivery/dead-letter.js';
+import {
+  createOrderServiceTables,
+  insertSampleNurses,
+} from '../../src/demo/order-service-schema.js';
 import { createLogger } from '../../src/logger.js';
 import { startService, type Service } from '../../src/main.js';
 import {
@@ -16,7 +23,12 @@ import {
   type StubResponder,
   type StubSinger,
 } from '../../src/singer/stub-singer.js';
-import { createTestDatabase, deleteQueueKeys, testQueuePrefix, testRedisUrl } from './test-database.js';
+import {
+  createTestDatabase,
+  deleteQueueKeys,
+  testQueuePrefix,
+  testRedisUrl,
+} from './test-database.js';
 
 /** Long enough for a loaded CI machine; a healthy pipeline needs tens of milliseconds. */
 const DEFAULT_WAIT_MS = 20_000;
@@ -54,7 +66,11 @@ export interface Pipeline {
     extra?: Record<string, string | number | null>,
   ): Promise<void>;
   /** Resolves with the pushes Singer accepted (2xx) once there are at least `count`. */
-  waitForPushes(count: number, filter?: { orderId?: number }, timeoutMs?: number): Promise<ReceivedPush[]>;
+  waitForPushes(
+    count: number,
+    filter?: { orderId?: number },
+    timeoutMs?: number,
+  ): Promise<ReceivedPush[]>;
   /** Pushes Singer accepted (2xx) so far, optionally for one order only. */
   deliveredPushes(filter?: { orderId?: number }): ReceivedPush[];
   /** Every request Singer received for an order (any answer), in the order answered. */
@@ -75,7 +91,10 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(label: string, options: PipelineOptions = {}): Promise<Pipeline> {
+export async function startPipeline(
+  label: string,
+  options: PipelineOptions = {},
+): Promise<Pipeline> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const runCleanups = async () => {
     // Reverse order: the service before the stub it calls, the queues' keys after the service.
@@ -167,7 +186,8 @@ export async function startPipeline(label: string, options: PipelineOptions = {}
             return pushes.length >= count ? pushes : undefined;
           },
           timeoutMs,
-          () => `Singer accepted ${deliveredPushes(filter).length} of ${count} pushes ${describeFilter(filter)}`,
+          () =>
+            `Singer accepted ${deliveredPushes(filter).length} of ${count} pushes ${describeFilter(filter)}`,
         );
       },
 

@@ -1,0 +1,117 @@
+/**
+ * The account's privileges on the database, from SHOW GRANTS FOR CURRENT_USER. push needs
+ * ordinary table privileges plus TRIGGER (SPEC §1) and nothing global: it reads no binlog,
+ * so no REPLICATION SLAVE / REPLICATION CLIENT, which managed MySQL does not hand out.
+ */
+import type { Knex } from 'knex';
+import { fail, ok, type CheckResult } from './check-result.js';
+import {
+  hasGlobalPrivilege,
+  parseGrants,
+  privilegesOnDatabase,
+  tableGrantsIn,
+  type ParsedGrants,
+} from './parse-grants.js';
+
+const CHECK = 'grants';
+
+/** Every privilege push uses on its database, and what for. */
+export const NEEDED_PRIVILEGES: ReadonlyArray<[privilege: string, why: string]> = [
+  ['SELECT', 'claim outbox rows, read orders and nurses'],
+  ['INSERT', 'the trigger writes order_events; the worker writes push_attempts'],
+  ['UPDATE', 'stamp outbox rows as handed off'],
+  ['DELETE', 'retention removes old outbox and trace rows'],
+  ['CREATE', 'migrations create order_events and push_attempts'],
+  ['DROP', '`push migrate --down` drops them'],
+  ['ALTER', 'migrations change push tables'],
+  ['INDEX', 'migrations index the outbox'],
+  ['TRIGGER', 'migrations create the trigger on orders'],
+];
+
+const NO_REPLICATION_NOTE =
+  'no REPLICATION SLAVE / REPLICATION CLIENT grant is needed: push reads the outbox table, not the binlog';
+
+export interface AccountGrants {
+  /** From CURRENT_USER(): the account the server matched, e.g. push_app@%. */
+  user: string;
+  host: string;
+  database: string;
+  grants: ParsedGrants;
+}
+
+export async function readAccountGrants(knex: Knex): Promise<AccountGrants> {
+  const [who] = (await knex.raw('SELECT CURRENT_USER() AS account, DATABASE() AS db')) as [
+    { account: string; db: string | null }[],
+  ];
+  const account = who[0]?.account ?? '';
+  const at = account.lastIndexOf('@');
+  const [rows] = (await knex.raw('SHOW GRANTS FOR CURRENT_USER')) as [Record<string, string>[]];
+  return {
+    user: at < 0 ? account : account.slice(0, at),
+    host: at < 0 ? '%' : account.slice(at + 1),
+    database: who[0]?.db ?? '',
+    grants: parseGrants(rows.map((row) => Object.values(row)[0] ?? '')),
+  };
+}
+
+export function hasSuper(account: AccountGrants): boolean {
+  return hasGlobalPrivilege(account.grants, 'SUPER');
+}
+
+/** Whether information_schema.TRIGGERS shows this account the triggers on the database. */
+export function canSeeTriggers(account: AccountGrants): boolean {
+  return missingPrivileges(account).every((name) => name !== 'TRIGGER');
+}
+
+export function missingPrivileges(account: AccountGrants): string[] {
+  const held = privilegesOnDatabase(account.grants, account.database);
+  if (held.has('ALL PRIVILEGES')) return [];
+  return NEEDED_PRIVILEGES.map(([name]) => name).filter((name) => !held.has(name));
+}
+
+export function judgeGrants(account: AccountGrants): CheckResult {
+  const who = `${account.user}@${account.host}`;
+  const db = `\`${account.database}\``;
+  const missing = missingPrivileges(account);
+  const notes = [NO_REPLICATION_NOTE];
+  if (account.grants.roles.length > 0) {
+    notes.push(
+      `privileges that come through roles (${account.grants.roles.join(', ')}) are not counted; ` +
+        'grant them to the account directly if this check is wrong',
+    );
+  }
+  const onTables = tableGrantsIn(account.grants, account.database);
+  if (onTables.length > 0) {
+    notes.push(
+      `grants on single tables (${onTables.map((s) => s.table).join(', ')}) are not counted: ` +
+        'push creates its own tables, so it needs the privileges on the whole database',
+    );
+  }
+  if (missing.length === 0) {
+    return ok(CHECK, `${who} has what push needs on ${db}: ${NEEDED_PRIVILEGES.map(([p]) => p).join(', ')}`, notes);
+  }
+  const why = NEEDED_PRIVILEGES.filter(([name]) => missing.includes(name)).map(
+    ([name, reason]) => `missing ${name}: ${reason}`,
+  );
+  return fail(
+    CHECK,
+    `${who} lacks ${missing.join(', ')} on ${db}`,
+    `as an administrator: GRANT ${missing.join(', ')} ON ${grantDatabase(account.database)}.* TO ${quoteAccount(account)};`,
+    [...why, ...notes],
+  );
+}
+
+export async function checkGrants(knex: Knex): Promise<{ result: CheckResult; account: AccountGrants }> {
+  const account = await readAccountGrants(knex);
+  return { result: judgeGrants(account), account };
+}
+
+/** In GRANT, `_` and `%` in a database name are wildcards; escape them to name just this one. */
+function grantDatabase(database: string): string {
+  return `\`${database.replace(/`/g, '``').replace(/[_%]/g, '\\$&')}\``;
+}
+
+function quoteAccount(account: AccountGrants): string {
+  const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
+  return `${quote(account.user)}@${quote(account.host)}`;
+}

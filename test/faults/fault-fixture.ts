@@ -1,0 +1,326 @@
+// What every fault test needs around the real `push start` processes: its own database (order
+// service tables, nurses, push's migrations), its own BullMQ prefix, a stand-in Singer whose
+// answers the test controls, an order service that writes status changes, and the bookkeeping
+// that turns what Singer saw into the figures SPEC §7 is about: lost, duplicates, out of order.
+import knexFactory, { type Knex } from 'knex';
+import { migrationContextOf, DEFAULT_ORDER_COLUMNS } from '../../src/db/migration-context.js';
+import { migrateLatest } from '../../src/db/run-migrations.js';
+import { createOrderServiceTables, insertSampleNurses } from '../../src/demo/order-service-schema.js';
+import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
+import { matchEvent } from '../../src/scenarios/match-event.js';
+import type { OrderEvent } from '../../src/scenarios/types.js';
+import {
+  startStubSinger,
+  type ReceivedPush,
+  type StubAnswer,
+  type StubResponder,
+  type StubSinger,
+} from '../../src/singer/stub-singer.js';
+import {
+  startServiceProcess,
+  sleep,
+  stopAllServiceProcesses,
+  type ServiceProcess,
+} from '../support/service-process.js';
+import {
+  createTestDatabase,
+  deleteQueueKeys,
+  testQueuePrefix,
+  testRedisUrl,
+  type TestDatabase,
+} from '../support/test-database.js';
+
+/**
+ * The walk every test order takes, over and over; each step fires exactly one scenario, so each
+ * change is one event and one push:
+ * IN_SERVICE → SERVICE_OVERDUE (14) → SERVICE_DONE (15) → REFUND_REQUESTED (6)
+ * → DISPUTE/NURSE_REJECTED (9) → IN_SERVICE/REFUND_REJECTED (11) → …
+ */
+export const LIFECYCLE: ReadonlyArray<{ status: string; reason: string | null }> = [
+  { status: 'SERVICE_OVERDUE', reason: null },
+  { status: 'SERVICE_DONE', reason: null },
+  { status: 'REFUND_REQUESTED', reason: null },
+  { status: 'DISPUTE', reason: 'NURSE_REJECTED' },
+  { status: 'IN_SERVICE', reason: 'REFUND_REJECTED' },
+];
+
+export interface ExpectedPush {
+  key: string;
+  orderId: string;
+  eventId: bigint;
+}
+
+export interface Figures {
+  events: number;
+  pushes: number;
+  kills: number;
+  lost: number;
+  duplicates: number;
+  /** Keys Singer got that no event calls for. */
+  unexpected: number;
+  /** Orders whose pushes first reached Singer out of event order. */
+  outOfOrder: number;
+}
+
+export interface FaultScene {
+  db: TestDatabase;
+  /** The order service's connections (kept apart from push's, e.g. to KILL only push's). */
+  orderService: Knex;
+  /** MySQL thread ids of the order service's connections. */
+  orderServiceThreads: Set<number>;
+  singer: StubSinger;
+  redisUrl: string;
+  queuePrefix: string;
+  /** Replaces how the stand-in Singer answers (default: 200 at once). */
+  setRespond(respond: StubResponder | undefined): void;
+  /** Starts `push start` on this scene's database, Redis, prefix and Singer. */
+  startService(name: string, env?: Record<string, string>): Promise<ServiceProcess>;
+  /** Inserts `count` orders in IN_SERVICE with a nurse (no event yet: the trigger fires on UPDATE). */
+  createOrders(count: number): Promise<number[]>;
+  /**
+   * Walks each order `steps` steps further along LIFECYCLE: steps × orders UPDATEs, each its own
+   * transaction, `parallel` at a time, each order's changes in sequence. Calls `onProgress` with
+   * the number of changes committed so far.
+   */
+  changeOrders(
+    orderIds: number[],
+    steps: number,
+    options?: { parallel?: number; onProgress?: (done: number) => void | Promise<void> },
+  ): Promise<number>;
+  /** Every push the outbox calls for, from the events the trigger recorded. */
+  expectedPushes(): Promise<ExpectedPush[]>;
+  /** Waits until Singer accepted every expected push (or `timeoutMs` passes); then the figures. */
+  waitForDelivery(kills: number, timeoutMs?: number): Promise<Figures>;
+  figures(expected: ExpectedPush[], kills: number): Figures;
+  /** Outbox rows not stamped handed_off_at. */
+  unhandedRows(): Promise<number>;
+  /** Stops every process, the stub, drops the database and the queue keys. */
+  destroy(): Promise<void>;
+}
+
+export async function createFaultScene(
+  label: string,
+  options: { redisUrl?: string } = {},
+): Promise<FaultScene> {
+  const redisUrl = options.redisUrl ?? testRedisUrl();
+  const queuePrefix = testQueuePrefix(label);
+  const db = await createTestDatabase(label);
+  await createOrderServiceTables(db.knex);
+  await insertSampleNurses(db.knex);
+  await migrateLatest(
+    db.knex,
+    migrationContextOf({ ordersTable: 'orders', orderColumns: DEFAULT_ORDER_COLUMNS }),
+  );
+
+  const orderServiceThreads = new Set<number>();
+  const orderService = knexFactory({
+    client: 'mysql2',
+    connection: db.url,
+    pool: {
+      min: 0,
+      max: 8,
+      afterCreate(
+        conn: { query: (sql: string, cb: (err: Error | null, rows: Array<{ id: number }>) => void) => void },
+        done: (err: Error | null, conn: unknown) => void,
+      ) {
+        conn.query('SELECT CONNECTION_ID() AS id', (err, rows) => {
+          if (!err && rows[0]) orderServiceThreads.add(Number(rows[0].id));
+          done(err, conn);
+        });
+      },
+    },
+  });
+
+  let respond: StubResponder | undefined;
+  const singer = await startStubSinger({
+    respond: (push, attempt): StubAnswer | Promise<StubAnswer> =>
+      respond ? respond(push, attempt) : { status: 200 },
+  });
+  const catalog = loadScenarioCatalog();
+  const step = new Map<number, number>();
+
+  const scene: FaultScene = {
+    db,
+    orderService,
+    orderServiceThreads,
+    singer,
+    redisUrl,
+    queuePrefix,
+    setRespond(next) {
+      respond = next;
+    },
+    startService(name, env = {}) {
+      return startServiceProcess({
+        name,
+        databaseUrl: db.url,
+        redisUrl,
+        singerUrl: singer.url,
+        queuePrefix,
+        env,
+      });
+    },
+    async createOrders(count) {
+      const rows = Array.from({ length: count }, (_, i) => ({
+        patient_id: 1000 + i,
+        nurse_id: 7 + (i % 3),
+        status: 'IN_SERVICE',
+        status_reason: null,
+      }));
+      await orderService('orders').insert(rows);
+      const ids = (await orderService('orders').select('id').orderBy('id')) as Array<{ id: number | string }>;
+      const created = ids.map((row) => Number(row.id)).slice(-count);
+      for (const id of created) step.set(id, 0);
+      return created;
+    },
+    async changeOrders(orderIds, steps, { parallel = 8, onProgress } = {}) {
+      let done = 0;
+      // `parallel` lanes; each lane owns some orders and walks them round by round, so every
+      // order's changes commit in sequence while many orders change at once.
+      const lanes = Array.from({ length: parallel }, (_, lane) =>
+        orderIds.filter((_, index) => index % parallel === lane),
+      );
+      await Promise.all(
+        lanes.map(async (lane) => {
+          for (let round = 0; round < steps; round++) {
+            for (const orderId of lane) {
+              const at = step.get(orderId) ?? 0;
+              const next = LIFECYCLE[at % LIFECYCLE.length];
+              if (!next) throw new Error('empty lifecycle');
+              await orderService.raw('UPDATE orders SET status = ?, status_reason = ? WHERE id = ?', [
+                next.status,
+                next.reason,
+                orderId,
+              ]);
+              step.set(orderId, at + 1);
+              done += 1;
+              await onProgress?.(done);
+            }
+          }
+        }),
+      );
+      return done;
+    },
+    async expectedPushes() {
+      const rows = (await orderService('order_events').select('*').orderBy('id')) as OutboxRow[];
+      return rows.flatMap((row) =>
+        matchEvent(toOrderEvent(row), catalog).pushes.map((push) => ({
+          key: push.idempotencyKey,
+          orderId: String(row.order_id),
+          eventId: BigInt(row.id),
+        })),
+      );
+    },
+    async waitForDelivery(kills, timeoutMs = 60_000) {
+      const expected = await scene.expectedPushes();
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const delivered = singer.deliveredKeys();
+        if (expected.every((push) => delivered.has(push.key)) || Date.now() > deadline) break;
+        await sleep(100);
+      }
+      // Whatever was still on its way (a re-sent duplicate) has had a moment to arrive.
+      await sleep(300);
+      return scene.figures(expected, kills);
+    },
+    figures(expected, kills) {
+      return countFigures(expected, singer.requests, kills);
+    },
+    async unhandedRows() {
+      const [rows] = (await orderService.raw(
+        'SELECT COUNT(*) AS n FROM order_events WHERE handed_off_at IS NULL',
+      )) as [Array<{ n: number | string }>];
+      return Number(rows[0]?.n ?? 0);
+    },
+    async destroy() {
+      await stopAllServiceProcesses();
+      await singer.close().catch(() => {});
+      await orderService.destroy().catch(() => {});
+      await db.drop().catch(() => {});
+      await deleteQueueKeys(redisUrl, queuePrefix).catch(() => {});
+    },
+  };
+  return scene;
+}
+
+/**
+ * lost: expected keys Singer never accepted. duplicates: requests beyond the first accepted one
+ * per key (what Singer drops by key). outOfOrder: orders whose keys first arrived out of event order.
+ */
+export function countFigures(expected: ExpectedPush[], requests: ReceivedPush[], kills: number): Figures {
+  const accepted = requests.filter((r) => r.status >= 200 && r.status < 300);
+  const firstArrival = new Map<string, number>();
+  accepted.forEach((request, index) => {
+    if (!firstArrival.has(request.idempotencyKey)) firstArrival.set(request.idempotencyKey, index);
+  });
+  const expectedKeys = new Set(expected.map((push) => push.key));
+  const byOrder = new Map<string, ExpectedPush[]>();
+  for (const push of expected) {
+    const list = byOrder.get(push.orderId) ?? [];
+    list.push(push);
+    byOrder.set(push.orderId, list);
+  }
+  let outOfOrder = 0;
+  for (const pushes of byOrder.values()) {
+    const arrived = pushes
+      .filter((push) => firstArrival.has(push.key))
+      .sort((a, b) => (firstArrival.get(a.key) ?? 0) - (firstArrival.get(b.key) ?? 0));
+    if (arrived.some((push, i) => i > 0 && push.eventId < (arrived[i - 1]?.eventId ?? 0n))) outOfOrder += 1;
+  }
+  return {
+    events: new Set(expected.map((push) => push.eventId)).size,
+    pushes: expected.length,
+    kills,
+    lost: expected.filter((push) => !firstArrival.has(push.key)).length,
+    duplicates: accepted.length - firstArrival.size,
+    unexpected: [...firstArrival.keys()].filter((key) => !expectedKeys.has(key)).length,
+    outOfOrder,
+  };
+}
+
+/** The one-line summary the issue asks for, one per case. */
+export function report(caseName: string, figures: Figures): void {
+  console.log(
+    `[faults] ${caseName}: events ${figures.events}, kills ${figures.kills}, lost ${figures.lost}, ` +
+      `duplicates ${figures.duplicates} (pushes ${figures.pushes}, unexpected keys ${figures.unexpected}, ` +
+      `orders out of order ${figures.outOfOrder})`,
+  );
+}
+
+/** Polls until `probe` returns true; fails after `timeoutMs` with `what`. */
+export async function until(
+  probe: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await sleep(25);
+  }
+}
+
+interface OutboxRow {
+  id: string | number;
+  order_id: string | number;
+  patient_id: string | number | null;
+  nurse_id: string | number | null;
+  from_status: string | null;
+  to_status: string | null;
+  from_reason: string | null;
+  to_reason: string | null;
+  created_at: Date | string;
+}
+
+function toOrderEvent(row: OutboxRow): OrderEvent {
+  return {
+    eventId: String(row.id),
+    orderId: String(row.order_id),
+    patientId: row.patient_id === null ? null : String(row.patient_id),
+    nurseId: row.nurse_id === null ? null : String(row.nurse_id),
+    fromStatus: row.from_status,
+    toStatus: row.to_status ?? '',
+    fromReason: row.from_reason,
+    toReason: row.to_reason,
+    occurredAt: new Date(row.created_at).toISOString(),
+  };
+}
