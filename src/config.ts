@@ -152,7 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
       const value = env[name];
-      const shown = value === undefined || /PASSWORD|TOKEN/.test(name) ? '' : ` (got "${value}")`;
+      // A URL may carry a password (mysql://user:pass@…): show it redacted, never verbatim.
+      const safe = /_URL$/.test(name) && value !== undefined ? redactUrl(value) : value;
+      const shown = safe === undefined || /PASSWORD|TOKEN/.test(name) ? '' : ` (got "${safe}")`;
       return `  ${name}${shown}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

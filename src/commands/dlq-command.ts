@@ -62,18 +62,20 @@ export async function runDlqReplayCommand(
 }
 
 function summarize(letter: DeadLetter) {
-  const to = letter.push.recipient;
+  // Optional chaining throughout: a malformed push is dead-lettered as it came.
+  const push = letter.push as Partial<DeadLetter['push']> | undefined;
+  const to = push?.recipient;
   return {
-    eventId: letter.push.event.eventId,
-    orderId: letter.push.event.orderId,
-    scenario: letter.push.scenario,
-    recipient: 'pool' in to && to.pool ? 'nurse pool' : `${to.role} ${to.id ?? '(missing)'}`,
-    channel: letter.push.channel,
+    eventId: push?.event?.eventId ?? null,
+    orderId: push?.event?.orderId ?? null,
+    scenario: push?.scenario ?? null,
+    recipient: !to ? '(unknown)' : 'pool' in to && to.pool ? 'nurse pool' : `${to.role} ${to.id ?? '(missing)'}`,
+    channel: push?.channel ?? null,
     attempts: letter.attempts,
     reason: letter.reason,
     singerStatus: letter.singerStatus ?? null,
     singerBody: letter.singerBody ?? null,
     deadAt: letter.deadAt,
-    idempotencyKey: letter.push.idempotencyKey,
+    idempotencyKey: push?.idempotencyKey ?? null,
   };
 }

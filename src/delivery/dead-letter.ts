@@ -19,19 +19,19 @@ export interface DeadLetter {
 }
 
 export async function addDeadLetter(queue: DeadLetterQueue, letter: DeadLetter): Promise<void> {
-  const key = letter.push.idempotencyKey;
+  const key = letter.push?.idempotencyKey ?? `malformed-${Date.now()}`;
   // A push replayed and refused again replaces its earlier dead letter (same job id).
   const earlier = await queue.getJob(key);
   if (earlier) await earlier.remove();
-  await queue.add(letter.push.scenario, letter, { jobId: key });
+  await queue.add(letter.push?.scenario ?? 'malformed', letter, { jobId: key });
 }
 
 export async function listDeadLetters(queue: DeadLetterQueue): Promise<DeadLetter[]> {
   const jobs = await queue.getJobs(['waiting', 'paused', 'delayed', 'prioritized'], 0, -1, true);
   return jobs
-    .filter((job) => job?.data?.push)
+    .filter((job) => job?.data)
     .map((job) => job.data)
-    .sort((a, b) => Number(a.push.event.eventId) - Number(b.push.event.eventId));
+    .sort((a, b) => Number(a.push?.event?.eventId ?? 0) - Number(b.push?.event?.eventId ?? 0));
 }
 
 export interface ReplayDeps {
@@ -52,7 +52,8 @@ export async function replayDeadLetters(
 ): Promise<string[]> {
   const wanted = eventIds === 'all' ? undefined : new Set(eventIds.map(String));
   const letters = (await listDeadLetters(deps.deadLetters)).filter(
-    (letter) => !wanted || wanted.has(letter.push.event.eventId),
+    // A malformed push (no event) cannot be replayed; `dlq list` shows it for inspection.
+    (letter) => letter.push?.event && (!wanted || wanted.has(letter.push.event.eventId)),
   );
   const replayed: string[] = [];
   for (const letter of letters) {

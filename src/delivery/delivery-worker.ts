@@ -16,6 +16,7 @@ import { retryDelayMs, type BackoffSettings } from './backoff.js';
 import { addDeadLetter } from './dead-letter.js';
 import type { NurseLookup } from './nurse-lookup.js';
 import { operationsRecord } from './operations-record.js';
+import { parsePushJob } from './parse-push-job.js';
 import { currentTurn, dropTurn, endTurn } from './order-turns.js';
 import { BACKOFF_TYPE, DELIVERY_QUEUE, type DeadLetterQueue, type DeliveryQueue } from './queues.js';
 
@@ -91,7 +92,21 @@ async function deliver(
   deps: DeliveryWorkerDeps,
   settings: DeliveryWorkerSettings,
 ): Promise<{ singerStatus: number }> {
-  const push = job.data;
+  let push: PushJob;
+  try {
+    push = parsePushJob(job.data);
+  } catch (err) {
+    // Kept as it came, for whoever inspects it; it has no order turn or trace to update.
+    const reason = (err as Error).message;
+    await addDeadLetter(deps.deadLetters, {
+      push: job.data,
+      reason,
+      attempts: job.attemptsMade + 1,
+      deadAt: new Date().toISOString(),
+    });
+    deps.logger.error({ jobId: job.id }, `push dead-lettered: ${reason}`);
+    throw new UnrecoverableError(`job ${job.id}: ${reason}`);
+  }
   if (!(await isMyTurn(push, deps))) {
     // Not spending an attempt: the job just comes back after a short wait.
     await job.moveToDelayed(Date.now() + settings.orderWaitMs, token);

@@ -1,0 +1,56 @@
+/**
+ * Events waiting for a poller, and how long the oldest has waited. A healthy poller
+ * claims every POLL_INTERVAL_MS (20 ms by default) up to 500 rows at a time, so the
+ * oldest unclaimed event is normally well under a second old: a minute means the pollers
+ * are behind or stopped, ten minutes means patients are waiting for news.
+ */
+import type { Knex } from 'knex';
+import { OUTBOX_TABLE } from '../db/migration-context.js';
+import { fail, ok, warn, type CheckResult } from './check-result.js';
+
+const CHECK = 'outbox backlog';
+export const LAG_WARN_MS = 60_000;
+export const LAG_FAIL_MS = 10 * 60_000;
+/** Counting stops here: a count of millions would scan millions of index entries. */
+const COUNT_CAP = 100_000;
+
+export async function checkOutboxBacklog(knex: Knex): Promise<CheckResult> {
+  let count: number;
+  let ageMs: number | undefined;
+  try {
+    // Both read the claim index (handed_off_at, id); the first row in id order is the next
+    // one a poller takes.
+    const [counted] = (await knex.raw(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${OUTBOX_TABLE} WHERE handed_off_at IS NULL LIMIT ?) AS t`,
+      [COUNT_CAP + 1],
+    )) as [{ n: number | string }[]];
+    count = Number(counted[0]?.n ?? 0);
+    const [oldest] = (await knex.raw(
+      `SELECT TIMESTAMPDIFF(MICROSECOND, created_at, CURRENT_TIMESTAMP(3)) DIV 1000 AS ageMs
+         FROM ${OUTBOX_TABLE} WHERE handed_off_at IS NULL ORDER BY id LIMIT 1`,
+    )) as [{ ageMs: number | string }[]];
+    ageMs = oldest[0] === undefined ? undefined : Math.max(0, Number(oldest[0].ageMs));
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ER_NO_SUCH_TABLE') {
+      return fail(CHECK, `table ${OUTBOX_TABLE} does not exist`, 'run `npx push migrate`');
+    }
+    throw err;
+  }
+
+  if (count === 0 || ageMs === undefined) return ok(CHECK, 'no events waiting for a poller');
+  const shownCount = count > COUNT_CAP ? `more than ${COUNT_CAP}` : String(count);
+  const summary = `${shownCount} event(s) waiting for a poller, the oldest for ${describeAge(ageMs)}`;
+  const fix =
+    'make sure `push start` runs with the poller role (ROLES) and can reach MySQL and Redis; ' +
+    'its log says why it does not claim';
+  if (ageMs >= LAG_FAIL_MS) return fail(CHECK, summary, fix);
+  if (ageMs >= LAG_WARN_MS) return warn(CHECK, summary, fix);
+  return ok(CHECK, summary);
+}
+
+export function describeAge(ms: number): string {
+  if (ms < 1_000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1_000)} s`;
+  if (ms < 2 * 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}

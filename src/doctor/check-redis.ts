@@ -1,0 +1,56 @@
+/**
+ * Redis holds every push between the outbox and Singer. With any eviction policy but
+ * `noeviction`, a full Redis silently drops jobs, and those pushes are lost (BullMQ's
+ * production guide says the same). INFO rather than CONFIG GET: managed Redis
+ * (ElastiCache, Aliyun) disables CONFIG but answers INFO.
+ */
+import { Redis } from 'ioredis';
+import { redactUrl } from '../config.js';
+import { errorMessage, fail, ok, warn, type CheckResult } from './check-result.js';
+
+const CHECK = 'redis';
+
+export async function checkRedis(redisUrl: string, timeoutMs: number): Promise<CheckResult> {
+  const where = redactUrl(redisUrl);
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  // ioredis rejects connect() with a bare "Connection is closed."; the cause comes as an event.
+  let connectionError: unknown;
+  redis.on('error', (err: unknown) => (connectionError ??= err));
+  try {
+    await redis.connect();
+    const info = await redis.info('memory');
+    const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+    if (policy === undefined) {
+      return warn(
+        CHECK,
+        `Redis at ${where} answers, but does not say its maxmemory-policy`,
+        'make sure maxmemory-policy is noeviction',
+      );
+    }
+    if (policy === 'noeviction') return ok(CHECK, `Redis at ${where} answers; maxmemory-policy is noeviction`);
+    return warn(
+      CHECK,
+      `Redis at ${where} has maxmemory-policy ${policy}: when it fills up it evicts queued pushes, which are then lost`,
+      [
+        'set maxmemory-policy to noeviction:',
+        '  self-managed: CONFIG SET maxmemory-policy noeviction (and maxmemory-policy noeviction in redis.conf)',
+        '  ElastiCache / Aliyun: maxmemory-policy = noeviction in the parameter group',
+      ].join('\n'),
+    );
+  } catch (err) {
+    return fail(
+      CHECK,
+      `cannot reach Redis at ${where}: ${errorMessage(connectionError ?? err)}`,
+      'start Redis or set REDIS_URL to one that runs',
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
