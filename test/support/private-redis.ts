@@ -70,6 +70,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     while (Date.now() < deadline) {
       if (!child) break;
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => {}); // a refused connect is expected while it starts
       try {
         await probe.connect();
         // While it replays the AOF, Redis answers LOADING; ready means PING works.
