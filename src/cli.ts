@@ -16,6 +16,9 @@ import { runStartCommand } from './commands/start-command.js';
 import { runDemoCommand } from './commands/demo-command.js';
 import { runStubSingerCommand } from './commands/stub-singer-command.js';
 import { runDlqListCommand, runDlqReplayCommand } from './commands/dlq-command.js';
+import { runDoctorCommand } from './commands/doctor-command.js';
+import { runSimulateCommand } from './commands/simulate-command.js';
+import { runTraceCommand } from './commands/trace-command.js';
 
 const program = new Command()
   .name('push')
@@ -63,6 +66,32 @@ dlq
   .option('--all', 'replay every dead-lettered push')
   .action((eventIds: string[], opts: { all?: boolean }) =>
     runDlqReplayCommand(loadConfig(), eventIds, opts),
+  );
+
+program
+  .command('doctor')
+  .description('check MySQL, grants, trigger, outbox, Redis and Singer; exits 1 on a failure')
+  .option('--json', 'one JSON document, for scripts')
+  .action((opts: { json?: boolean }) => runDoctorCommand(loadConfig(), opts));
+
+program
+  .command('simulate')
+  .description('show which scenarios a status change fires and their pushes, sending nothing')
+  .requiredOption('--from <status>', 'the status before the change')
+  .requiredOption('--to <status>', 'the status after the change')
+  .option('--reason <reason>', 'the new status_reason')
+  .option('--order <id>', "use this order's patient and nurse (read from the database)")
+  .action((opts: { from: string; to: string; reason?: string; order?: string }) =>
+    runSimulateCommand(loadConfig(), opts),
+  );
+
+program
+  .command('trace')
+  .description("one order's events, pushes and delivery attempts: did the patient get told?")
+  .argument('<orderId>', 'the order id')
+  .option('--json', 'one JSON document, for scripts')
+  .action((orderId: string, opts: { json?: boolean }) =>
+    runTraceCommand(loadConfig(), orderId, opts),
   );
 
 function packageVersion(): string {

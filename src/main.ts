@@ -23,6 +23,7 @@ import { mountDashboard } from './http/dashboard.js';
 import { closeServer, createHttpApp, listen, type ReadinessCheck } from './http/http-server.js';
 import { createMetrics, mountMetrics } from './http/metrics.js';
 import { startPollLoop, type PollLoop } from './outbox/poll-loop.js';
+import { startRetentionLoop } from './outbox/retention.js';
 import type { CrashPoint } from './config.js';
 import { createPushRenderer } from './render/render-push.js';
 import { loadScenarioCatalog } from './scenarios/catalog.js';
@@ -91,6 +92,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     let worker: Worker | undefined;
     if (config.roles.has('worker')) {
       const workerRedis = connectRedis(config.redisUrl, 'blocking');
+      const turnsRedis = connectRedis(config.redisUrl, 'blocking', { autoPipelining: true });
       const singer = createSingerClient({
         baseUrl: config.singerUrl,
         token: config.singerToken,
@@ -101,10 +103,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         () => recorder.stop(),
         async () => singer.close(),
         () => workerRedis.quit(),
+        () => turnsRedis.quit(),
       );
       const activeWorker = startDeliveryWorker(
         {
           redis: workerRedis,
+          turns: turnsRedis,
           prefix: config.queuePrefix,
           deliveries,
           deadLetters,
@@ -153,6 +157,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       );
       const loop = pollLoop;
       cleanups.push(() => loop.stop());
+      // Retention belongs to the poller role: one place deletes what the pollers are done with.
+      const retention = startRetentionLoop({
+        knex,
+        logger: logger.child({ role: 'retention' }),
+        retentionHours: config.outboxRetentionHours,
+      });
+      cleanups.push(() => retention.stop());
       checks.push({
         name: 'poller',
         check: async () => (loop.healthy ? undefined : `not polling: ${loop.lastError ?? 'starting'}`),

@@ -33,9 +33,13 @@ export async function readBinaryLogging(knex: Knex): Promise<BinaryLogging> {
 export function judgeBinaryLogging(state: BinaryLogging, accountHasSuper: boolean): CheckResult {
   const settings = `log_bin = ${onOff(state.logBin)}, log_bin_trust_function_creators = ${onOff(state.trustFunctionCreators)}`;
   if (!state.logBin) {
-    return ok(CHECK, `${settings}: with binary logging off, creating the trigger needs nothing more`, [
-      'if binary logging is turned on later (as on RDS), migrating will need log_bin_trust_function_creators = 1',
-    ]);
+    return ok(
+      CHECK,
+      `${settings}: with binary logging off, creating the trigger needs nothing more`,
+      [
+        'if binary logging is turned on later (as on RDS), migrating will need log_bin_trust_function_creators = 1',
+      ],
+    );
   }
   if (state.trustFunctionCreators) {
     return ok(CHECK, `${settings}: migrations can create the trigger without SUPER`);
@@ -60,6 +64,9 @@ function onOff(value: boolean): string {
   return value ? 'ON' : 'OFF';
 }
 
-export async function checkBinaryLogging(knex: Knex, accountHasSuper: boolean): Promise<CheckResult> {
+export async function checkBinaryLogging(
+  knex: Knex,
+  accountHasSuper: boolean,
+): Promise<CheckResult> {
   return judgeBinaryLogging(await readBinaryLogging(knex), accountHasSuper);
 }

@@ -88,7 +88,11 @@ export function judgeGrants(account: AccountGrants): CheckResult {
     );
   }
   if (missing.length === 0) {
-    return ok(CHECK, `${who} has what push needs on ${db}: ${NEEDED_PRIVILEGES.map(([p]) => p).join(', ')}`, notes);
+    return ok(
+      CHECK,
+      `${who} has what push needs on ${db}: ${NEEDED_PRIVILEGES.map(([p]) => p).join(', ')}`,
+      notes,
+    );
   }
   const why = NEEDED_PRIVILEGES.filter(([name]) => missing.includes(name)).map(
     ([name, reason]) => `missing ${name}: ${reason}`,
@@ -101,7 +105,9 @@ export function judgeGrants(account: AccountGrants): CheckResult {
   );
 }
 
-export async function checkGrants(knex: Knex): Promise<{ result: CheckResult; account: AccountGrants }> {
+export async function checkGrants(
+  knex: Knex,
+): Promise<{ result: CheckResult; account: AccountGrants }> {
   const account = await readAccountGrants(knex);
   return { result: judgeGrants(account), account };
 }

@@ -34,7 +34,8 @@ export async function checkRedis(redisUrl: string, timeoutMs: number): Promise<C
         'make sure maxmemory-policy is noeviction',
       );
     }
-    if (policy === 'noeviction') return ok(CHECK, `Redis at ${where} answers; maxmemory-policy is noeviction`);
+    if (policy === 'noeviction')
+      return ok(CHECK, `Redis at ${where} answers; maxmemory-policy is noeviction`);
     return warn(
       CHECK,
       `Redis at ${where} has maxmemory-policy ${policy}: when it fills up it evicts queued pushes, which are then lost`,

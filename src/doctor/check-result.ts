@@ -20,11 +20,21 @@ export function ok(check: string, summary: string, details: string[] = []): Chec
   return { check, verdict: 'ok', summary, details };
 }
 
-export function warn(check: string, summary: string, fix: string, details: string[] = []): CheckResult {
+export function warn(
+  check: string,
+  summary: string,
+  fix: string,
+  details: string[] = [],
+): CheckResult {
   return { check, verdict: 'warn', summary, details, fix };
 }
 
-export function fail(check: string, summary: string, fix: string, details: string[] = []): CheckResult {
+export function fail(
+  check: string,
+  summary: string,
+  fix: string,
+  details: string[] = [],
+): CheckResult {
   return { check, verdict: 'fail', summary, details, fix };
 }
 

@@ -32,7 +32,11 @@ export function judgeServerVersion(version: string): CheckResult {
   const parsed = parseServerVersion(version);
   const needs = 'SKIP LOCKED needs MySQL ≥ 8.0.1 or MariaDB ≥ 10.6';
   if (!parsed) {
-    return warn(CHECK, `cannot tell which server "${version}" is`, `make sure it is a server where ${needs}`);
+    return warn(
+      CHECK,
+      `cannot tell which server "${version}" is`,
+      `make sure it is a server where ${needs}`,
+    );
   }
   const minimum = MINIMUM[parsed.flavor];
   const have = [parsed.major, parsed.minor, parsed.patch];

@@ -18,7 +18,8 @@ interface TriggerRow {
   event: string;
   timing: string;
   tableName: string;
-  body: string;
+  /** NULL (MariaDB) when the account lacks TRIGGER: the name shows, the body does not. */
+  body: string | null;
 }
 
 export interface TriggerCheckOptions {
@@ -41,17 +42,19 @@ export async function checkTriggers(
   const ours = rows.find((row) => row.name === TRIGGER_NAME);
   const others = rows.filter((row) => row.name !== TRIGGER_NAME).map((row) => row.name);
   const notes =
-    others.length > 0 ? [`other triggers on \`${ctx.ordersTable}\` (not push's): ${others.join(', ')}`] : [];
+    others.length > 0
+      ? [`other triggers on \`${ctx.ordersTable}\` (not push's): ${others.join(', ')}`]
+      : [];
 
+  if ((!ours || ours.body === null) && !options.canSeeTriggers) {
+    return fail(
+      CHECK,
+      `cannot check trigger ${TRIGGER_NAME}: information_schema shows triggers only to accounts with the TRIGGER privilege`,
+      'grant TRIGGER (see the grants line), then run `npx push doctor` again',
+      notes,
+    );
+  }
   if (!ours) {
-    if (!options.canSeeTriggers) {
-      return fail(
-        CHECK,
-        `cannot see trigger ${TRIGGER_NAME}: information_schema shows triggers only to accounts with the TRIGGER privilege`,
-        'grant TRIGGER (see the grants line), then run `npx push doctor` again',
-        notes,
-      );
-    }
     return fail(
       CHECK,
       `trigger ${TRIGGER_NAME} is missing on \`${ctx.ordersTable}\`: status changes are not recorded, so no push goes out`,
@@ -63,16 +66,23 @@ export async function checkTriggers(
   }
 
   const problems: string[] = [];
-  if (ours.tableName !== ctx.ordersTable) problems.push(`it is on \`${ours.tableName}\`, not \`${ctx.ordersTable}\``);
+  if (ours.tableName !== ctx.ordersTable)
+    problems.push(`it is on \`${ours.tableName}\`, not \`${ctx.ordersTable}\``);
   if (ours.timing !== 'AFTER' || ours.event !== 'UPDATE') {
     problems.push(`it runs ${ours.timing} ${ours.event}, not AFTER UPDATE`);
   }
   const expected = expectedBody(ctx);
-  if (normalize(ours.body) !== normalize(expected)) {
+  if (ours.body === null) {
+    problems.push('its body cannot be read (information_schema shows NULL)');
+  } else if (normalize(ours.body) !== normalize(expected)) {
     problems.push(`its body differs from the migration's: ${firstDifference(ours.body, expected)}`);
   }
   if (problems.length === 0) {
-    return ok(CHECK, `${TRIGGER_NAME} on \`${ctx.ordersTable}\` is as the migrations define it`, notes);
+    return ok(
+      CHECK,
+      `${TRIGGER_NAME} on \`${ctx.ordersTable}\` is as the migrations define it`,
+      notes,
+    );
   }
   return fail(
     CHECK,
@@ -104,18 +114,23 @@ function normalize(sql: string): string {
   return sql.replace(/\s+/g, ' ').trim();
 }
 
+/** Where the two bodies part, with some text either side: enough to recognise the edit. */
 function firstDifference(actual: string, expected: string): string {
-  const a = actual.split('\n').map(normalize);
-  const e = expected.split('\n').map(normalize);
-  for (let i = 0; i < Math.max(a.length, e.length); i++) {
-    if (a[i] !== e[i]) return `expected "${e[i] ?? '(end)'}", found "${a[i] ?? '(end)'}"`;
-  }
-  return 'whitespace aside, they differ';
+  const a = normalize(actual);
+  const e = normalize(expected);
+  let i = 0;
+  while (i < a.length && i < e.length && a[i] === e[i]) i++;
+  const from = Math.max(0, i - 20);
+  const excerpt = (text: string) =>
+    `${from > 0 ? '…' : ''}${text.slice(from, i + 40)}${text.length > i + 40 ? '…' : ''}`;
+  return `expected "${excerpt(e)}", found "${excerpt(a)}"`;
 }
 
 async function migrationApplied(knex: Knex): Promise<boolean> {
   try {
-    const row = (await knex(MIGRATIONS_TABLE).where({ name: TRIGGER_MIGRATION }).first()) as unknown;
+    const row = (await knex(MIGRATIONS_TABLE)
+      .where({ name: TRIGGER_MIGRATION })
+      .first()) as unknown;
     return row !== undefined;
   } catch {
     return false; // no migrations table yet

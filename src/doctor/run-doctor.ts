@@ -45,7 +45,13 @@ async function databaseChecks(config: Config): Promise<CheckResult[]> {
     try {
       const [rows] = (await knex.raw('SELECT DATABASE() AS db')) as [{ db: string | null }[]];
       if (!rows[0]?.db) {
-        return [fail('mysql', 'DATABASE_URL names no database', 'set DATABASE_URL to mysql://user:pass@host:port/<database>')];
+        return [
+          fail(
+            'mysql',
+            'DATABASE_URL names no database',
+            'set DATABASE_URL to mysql://user:pass@host:port/<database>',
+          ),
+        ];
       }
     } catch (err) {
       return [
@@ -57,7 +63,9 @@ async function databaseChecks(config: Config): Promise<CheckResult[]> {
       ];
     }
 
-    const results: CheckResult[] = [await guarded('server version', () => checkServerVersion(knex))];
+    const results: CheckResult[] = [
+      await guarded('server version', () => checkServerVersion(knex)),
+    ];
 
     let account: AccountGrants | undefined;
     results.push(
@@ -68,7 +76,9 @@ async function databaseChecks(config: Config): Promise<CheckResult[]> {
       }),
     );
     results.push(
-      await guarded('binary logging', () => checkBinaryLogging(knex, account ? hasSuper(account) : false)),
+      await guarded('binary logging', () =>
+        checkBinaryLogging(knex, account ? hasSuper(account) : false),
+      ),
     );
     results.push(
       await guarded('trigger', () =>
@@ -88,6 +98,10 @@ async function guarded(check: string, run: () => Promise<CheckResult>): Promise<
   try {
     return await run();
   } catch (err) {
-    return fail(check, `could not check: ${errorMessage(err)}`, 'fix the error above and run `npx push doctor` again');
+    return fail(
+      check,
+      `could not check: ${errorMessage(err)}`,
+      'fix the error above and run `npx push doctor` again',
+    );
   }
 }

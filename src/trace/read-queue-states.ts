@@ -1,0 +1,61 @@
+/**
+ * Where each push stands in Redis: its delivery job (waiting, delayed = retrying,
+ * completed, failed) and its dead-letter entry. Optional for a trace: when Redis does not
+ * answer within a few seconds the trace still shows what MySQL knows, and says so.
+ */
+import { Redis } from 'ioredis';
+import { redactUrl } from '../config.js';
+import {
+  openDeadLetterQueue,
+  openDeliveryQueue,
+  type DeliveryJobSettings,
+} from '../delivery/queues.js';
+import type { JobState, QueueStates } from './order-trace.js';
+
+export interface QueueStateSource extends DeliveryJobSettings {
+  redisUrl: string;
+  queuePrefix: string;
+}
+
+const TIMEOUT_MS = 5_000;
+
+export async function readQueueStates(
+  source: QueueStateSource,
+  keys: string[],
+): Promise<{ states: Map<string, QueueStates> | undefined; problem: string | null }> {
+  const redis = new Redis(source.redisUrl, {
+    lazyConnect: true,
+    connectTimeout: TIMEOUT_MS,
+    commandTimeout: TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  let connectionError: unknown;
+  redis.on('error', (err: unknown) => (connectionError ??= err));
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    const why = (connectionError ?? err) as Error;
+    return {
+      states: undefined,
+      problem: `Redis at ${redactUrl(source.redisUrl)} did not answer (${why.message})`,
+    };
+  }
+  const deliveries = openDeliveryQueue(redis, source.queuePrefix, source);
+  const deadLetters = openDeadLetterQueue(redis, source.queuePrefix);
+  try {
+    const states = new Map<string, QueueStates>();
+    for (const key of keys) {
+      const [delivery, deadLetter] = await Promise.all([
+        deliveries.getJobState(key),
+        deadLetters.getJobState(key),
+      ]);
+      states.set(key, { delivery: delivery as JobState, deadLetter: deadLetter as JobState });
+    }
+    return { states, problem: null };
+  } finally {
+    await Promise.allSettled([deliveries.close(), deadLetters.close()]);
+    redis.disconnect();
+  }
+}
