@@ -152,8 +152,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
       const value = env[name];
-      // A URL may carry a password (mysql://user:pass@…): show it redacted, never verbatim.
-      const safe = /_URL$/.test(name) && value !== undefined ? redactUrl(value) : value;
+      // A URL may carry a password (mysql://user:pass@…): show it redacted, never verbatim,
+      // and not at all when it does not parse (the password could not be found to mask).
+      const isUrl = /_URL$/.test(name) && value !== undefined;
+      const safe = isUrl ? (URL.canParse(value) ? redactUrl(value) : undefined) : value;
       const shown = safe === undefined || /PASSWORD|TOKEN/.test(name) ? '' : ` (got "${safe}")`;
       return `  ${name}${shown}: ${issue.message}`;
     });
