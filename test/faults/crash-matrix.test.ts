@@ -38,7 +38,12 @@ describe('a push survives a SIGKILL of the service', () => {
       await restarted.waitUntilReady();
       const figures = await scene.waitForDelivery(1);
       report(`crash at ${point}`, figures);
-      expect(figures).toMatchObject({ events: STEPS * ORDERS, lost: 0, unexpected: 0, outOfOrder: 0 });
+      expect(figures).toMatchObject({
+        events: STEPS * ORDERS,
+        lost: 0,
+        unexpected: 0,
+        outOfOrder: 0,
+      });
       expect(await scene.unhandedRows()).toBe(0);
       restarted.kill('SIGTERM');
       expect((await restarted.waitForExit()).code).toBe(0);
@@ -69,7 +74,12 @@ describe('a push survives a SIGKILL of the service', () => {
     await restarted.waitUntilReady();
     const figures = await scene.waitForDelivery(1);
     report('crash during the Singer call', figures);
-    expect(figures).toMatchObject({ events: STEPS * ORDERS, lost: 0, unexpected: 0, outOfOrder: 0 });
+    expect(figures).toMatchObject({
+      events: STEPS * ORDERS,
+      lost: 0,
+      unexpected: 0,
+      outOfOrder: 0,
+    });
     // The held push went out again after the restart, under the same key (Singer dropped it).
     const heldRequests = scene.singer.requests.filter((r) => r.idempotencyKey === held);
     expect(heldRequests.length).toBeGreaterThanOrEqual(2);

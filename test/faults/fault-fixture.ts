@@ -2,10 +2,16 @@
 // service tables, nurses, push's migrations), its own BullMQ prefix, a stand-in Singer whose
 // answers the test controls, an order service that writes status changes, and the bookkeeping
 // that turns what Singer saw into the figures SPEC §7 is about: lost, duplicates, out of order.
+import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
 import { migrationContextOf, DEFAULT_ORDER_COLUMNS } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
-import { createOrderServiceTables, insertSampleNurses } from '../../src/demo/order-service-schema.js';
+import { orderTurnKey } from '../../src/delivery/order-turns.js';
+import { openDeliveryQueue } from '../../src/delivery/queues.js';
+import {
+  createOrderServiceTables,
+  insertSampleNurses,
+} from '../../src/demo/order-service-schema.js';
 import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
 import { matchEvent } from '../../src/scenarios/match-event.js';
 import type { OrderEvent } from '../../src/scenarios/types.js';
@@ -92,6 +98,8 @@ export interface FaultScene {
   /** Waits until Singer accepted every expected push (or `timeoutMs` passes); then the figures. */
   waitForDelivery(kills: number, timeoutMs?: number): Promise<Figures>;
   figures(expected: ExpectedPush[], kills: number): Figures;
+  /** What a failing test should print: where the missing pushes are, and the processes' output. */
+  diagnose(missing: ExpectedPush[]): Promise<string>;
   /** Outbox rows not stamped handed_off_at. */
   unhandedRows(): Promise<number>;
   /** Stops every process, the stub, drops the database and the queue keys. */
@@ -120,7 +128,12 @@ export async function createFaultScene(
       min: 0,
       max: 8,
       afterCreate(
-        conn: { query: (sql: string, cb: (err: Error | null, rows: Array<{ id: number }>) => void) => void },
+        conn: {
+          query: (
+            sql: string,
+            cb: (err: Error | null, rows: Array<{ id: number }>) => void,
+          ) => void;
+        },
         done: (err: Error | null, conn: unknown) => void,
       ) {
         conn.query('SELECT CONNECTION_ID() AS id', (err, rows) => {
@@ -138,6 +151,7 @@ export async function createFaultScene(
   });
   const catalog = loadScenarioCatalog();
   const step = new Map<number, number>();
+  const started: ServiceProcess[] = [];
 
   const scene: FaultScene = {
     db,
@@ -149,8 +163,8 @@ export async function createFaultScene(
     setRespond(next) {
       respond = next;
     },
-    startService(name, env = {}) {
-      return startServiceProcess({
+    async startService(name, env = {}) {
+      const service = await startServiceProcess({
         name,
         databaseUrl: db.url,
         redisUrl,
@@ -158,6 +172,8 @@ export async function createFaultScene(
         queuePrefix,
         env,
       });
+      started.push(service);
+      return service;
     },
     async createOrders(count) {
       const rows = Array.from({ length: count }, (_, i) => ({
@@ -167,7 +183,9 @@ export async function createFaultScene(
         status_reason: null,
       }));
       await orderService('orders').insert(rows);
-      const ids = (await orderService('orders').select('id').orderBy('id')) as Array<{ id: number | string }>;
+      const ids = (await orderService('orders').select('id').orderBy('id')) as Array<{
+        id: number | string;
+      }>;
       const created = ids.map((row) => Number(row.id)).slice(-count);
       for (const id of created) step.set(id, 0);
       return created;
@@ -186,11 +204,10 @@ export async function createFaultScene(
               const at = step.get(orderId) ?? 0;
               const next = LIFECYCLE[at % LIFECYCLE.length];
               if (!next) throw new Error('empty lifecycle');
-              await orderService.raw('UPDATE orders SET status = ?, status_reason = ? WHERE id = ?', [
-                next.status,
-                next.reason,
-                orderId,
-              ]);
+              await orderService.raw(
+                'UPDATE orders SET status = ?, status_reason = ? WHERE id = ?',
+                [next.status, next.reason, orderId],
+              );
               step.set(orderId, at + 1);
               done += 1;
               await onProgress?.(done);
@@ -210,7 +227,7 @@ export async function createFaultScene(
         })),
       );
     },
-    async waitForDelivery(kills, timeoutMs = 60_000) {
+    async waitForDelivery(kills, timeoutMs = 40_000) {
       const expected = await scene.expectedPushes();
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -220,10 +237,51 @@ export async function createFaultScene(
       }
       // Whatever was still on its way (a re-sent duplicate) has had a moment to arrive.
       await sleep(300);
-      return scene.figures(expected, kills);
+      const figures = scene.figures(expected, kills);
+      if (figures.lost > 0) {
+        const delivered = singer.deliveredKeys();
+        console.log(await scene.diagnose(expected.filter((push) => !delivered.has(push.key))));
+      }
+      return figures;
     },
     figures(expected, kills) {
       return countFigures(expected, singer.requests, kills);
+    },
+    async diagnose(missing) {
+      const lines = [
+        `${missing.length} pushes missing; ${await scene.unhandedRows()} outbox rows not handed off`,
+      ];
+      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+      redis.on('error', () => {});
+      const queue = openDeliveryQueue(redis, queuePrefix, {
+        deliveryAttempts: 1,
+        completedJobRetentionS: 1,
+        failedJobRetentionS: 1,
+      });
+      try {
+        lines.push(`jobs: ${JSON.stringify(await queue.getJobCounts())}`);
+        for (const push of missing.slice(0, 10)) {
+          const job = await queue.getJob(push.key);
+          const turns = await redis.zrange(orderTurnKey(queuePrefix, push.orderId), 0, -1);
+          lines.push(
+            `  ${push.key} (order ${push.orderId}): job ${await queue.getJobState(push.key)}, ` +
+              `attempts ${job?.attemptsMade ?? '-'}, failed: ${job?.failedReason ?? '-'}; turns [${turns.join(', ')}]`,
+          );
+        }
+      } catch (err) {
+        lines.push(`(could not read the queue: ${(err as Error).message})`);
+      } finally {
+        await queue.close().catch(() => {});
+        redis.disconnect();
+      }
+      for (const service of started) {
+        const output = service.output().trimEnd().split('\n').slice(-15).join('\n');
+        lines.push(
+          `--- ${service.name} (pid ${service.pid}, exit ${JSON.stringify(service.exitStatus ?? 'running')}):`,
+          output,
+        );
+      }
+      return lines.join('\n');
     },
     async unhandedRows() {
       const [rows] = (await orderService.raw(
@@ -246,7 +304,11 @@ export async function createFaultScene(
  * lost: expected keys Singer never accepted. duplicates: requests beyond the first accepted one
  * per key (what Singer drops by key). outOfOrder: orders whose keys first arrived out of event order.
  */
-export function countFigures(expected: ExpectedPush[], requests: ReceivedPush[], kills: number): Figures {
+export function countFigures(
+  expected: ExpectedPush[],
+  requests: ReceivedPush[],
+  kills: number,
+): Figures {
   const accepted = requests.filter((r) => r.status >= 200 && r.status < 300);
   const firstArrival = new Map<string, number>();
   accepted.forEach((request, index) => {
@@ -264,7 +326,8 @@ export function countFigures(expected: ExpectedPush[], requests: ReceivedPush[],
     const arrived = pushes
       .filter((push) => firstArrival.has(push.key))
       .sort((a, b) => (firstArrival.get(a.key) ?? 0) - (firstArrival.get(b.key) ?? 0));
-    if (arrived.some((push, i) => i > 0 && push.eventId < (arrived[i - 1]?.eventId ?? 0n))) outOfOrder += 1;
+    if (arrived.some((push, i) => i > 0 && push.eventId < (arrived[i - 1]?.eventId ?? 0n)))
+      outOfOrder += 1;
   }
   return {
     events: new Set(expected.map((push) => push.eventId)).size,

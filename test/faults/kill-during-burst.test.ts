@@ -46,7 +46,12 @@ it('loses no push and keeps each order in event order when the service is SIGKIL
 
   const figures = await scene.waitForDelivery(kills, 90_000);
   report('2,000 changes over 200 orders, SIGKILLed twice', figures);
-  expect(figures).toMatchObject({ events: ORDERS * STEPS, pushes: ORDERS * STEPS, lost: 0, unexpected: 0 });
+  expect(figures).toMatchObject({
+    events: ORDERS * STEPS,
+    pushes: ORDERS * STEPS,
+    lost: 0,
+    unexpected: 0,
+  });
   expect(figures.outOfOrder).toBe(0);
   expect(await scene.unhandedRows()).toBe(0);
 

@@ -39,7 +39,10 @@ it('loses no claimed row when Redis is killed mid-burst and started again', asyn
       outage = (async () => {
         await redis.stop('kill');
         // The order service goes on writing while Redis is away (the lanes keep running).
-        await until(async () => (await service.readyz()).status === 503, '/readyz reports the outage');
+        await until(
+          async () => (await service.readyz()).status === 503,
+          '/readyz reports the outage',
+        );
         notReadyDuringOutage = true;
         await sleep(OUTAGE_MS);
         // Rows committed since Redis died could not be handed off: they wait, unstamped.

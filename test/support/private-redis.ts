@@ -39,15 +39,24 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     const started = spawn(
       'redis-server',
       [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--save', '',
-        '--appendonly', 'yes',
-        '--appendfsync', 'always',
-        '--dir', dir,
-        '--logfile', join(dir, 'redis.log'),
-        '--maxmemory-policy', 'noeviction',
-        '--protected-mode', 'no',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--dir',
+        dir,
+        '--logfile',
+        join(dir, 'redis.log'),
+        '--maxmemory-policy',
+        'noeviction',
+        '--protected-mode',
+        'no',
       ],
       { stdio: 'ignore' },
     );
@@ -69,7 +78,11 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     let last: unknown;
     while (Date.now() < deadline) {
       if (!child) break;
-      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis(url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       probe.on('error', () => {}); // a refused connect is expected while it starts
       try {
         await probe.connect();
@@ -83,7 +96,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await sleep(50);
     }
     const log = await readFile(join(dir, 'redis.log'), 'utf8').catch(() => '(no log)');
-    throw new Error(`private Redis on ${port} did not answer: ${String(last)}\n${log.slice(-2000)}`);
+    throw new Error(
+      `private Redis on ${port} did not answer: ${String(last)}\n${log.slice(-2000)}`,
+    );
   }
 
   async function stop(how: 'kill' | 'shutdown' = 'kill'): Promise<void> {

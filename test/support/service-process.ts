@@ -58,6 +58,10 @@ export interface ServiceProcess {
 }
 
 const running = new Set<ServiceProcess>();
+// A test file that dies (a timeout, a crash) must not leave `push start` processes behind.
+process.once('exit', () => {
+  for (const service of running) service.kill('SIGKILL');
+});
 
 /** Settings every fault test wants: quick polling, quick retries, quick return of a dead worker's jobs. */
 const DEFAULT_ENV: Record<string, string> = {
@@ -144,7 +148,12 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`${describe()} did not exit within ${timeoutMs} ms. Output:\n${tail(output)}`)),
+          () =>
+            reject(
+              new Error(
+                `${describe()} did not exit within ${timeoutMs} ms. Output:\n${tail(output)}`,
+              ),
+            ),
           timeoutMs,
         );
       });
@@ -172,7 +181,9 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
         }
         await sleep(50);
       }
-      throw new Error(`${describe()} not ready within ${timeoutMs} ms (last: ${last}). Output:\n${tail(output)}`);
+      throw new Error(
+        `${describe()} not ready within ${timeoutMs} ms (last: ${last}). Output:\n${tail(output)}`,
+      );
     },
     readyz,
     async stop() {
