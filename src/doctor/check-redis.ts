@@ -35,7 +35,9 @@ export async function checkRedis(redisUrl: string, timeoutMs: number): Promise<C
       );
     }
     if (policy === 'noeviction')
-      return ok(CHECK, `Redis at ${where} answers; maxmemory-policy is noeviction`);
+      return ok(CHECK, `Redis at ${where} answers; maxmemory-policy is noeviction`, [
+        await persistenceNote(redis),
+      ]);
     return warn(
       CHECK,
       `Redis at ${where} has maxmemory-policy ${policy}: when it fills up it evicts queued pushes, which are then lost`,
@@ -54,4 +56,17 @@ export async function checkRedis(redisUrl: string, timeoutMs: number): Promise<C
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Not a verdict (development Redis rarely persists), but worth a line: without AOF a
+ * Redis crash loses the pushes it held after their outbox rows were stamped.
+ */
+async function persistenceNote(redis: Redis): Promise<string> {
+  const info = await redis.info('persistence');
+  if (/^aof_enabled:1/m.test(info)) return 'append-only file on: queued pushes survive a Redis restart';
+  return (
+    'append-only file off: a Redis crash loses the pushes it holds; in production set ' +
+    'appendonly yes (and appendfsync everysec or always)'
+  );
 }
