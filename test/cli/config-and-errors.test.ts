@@ -3,8 +3,7 @@
 // the real child process `node dist/src/cli.js`, turns an unreachable MySQL or Redis, a
 // misused command or a refused migration into one plain message and exit code 1, without a
 // stack trace.
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
@@ -90,7 +89,6 @@ describe('the push CLI, when something is wrong', () => {
   let db: TestDatabase;
 
   beforeAll(async () => {
-    buildIfStale();
     db = await createTestDatabase('cli-errors');
   });
 
@@ -204,22 +202,3 @@ function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
   });
 }
 
-/**
- * Runs `npm run build` when dist/ is missing or older than a source file, so this file also
- * works alone (`npm test` builds first, and then this does nothing).
- */
-function buildIfStale(): void {
-  const stale = ['src', 'migrations'].some((dir) =>
-    readdirSync(join(packageRoot, dir), { recursive: true })
-      .map(String)
-      .filter((file) => file.endsWith('.ts'))
-      .some((file) => {
-        const built = join(packageRoot, 'dist', dir, file.replace(/\.ts$/, '.js'));
-        return (
-          !existsSync(built) ||
-          statSync(built).mtimeMs < statSync(join(packageRoot, dir, file)).mtimeMs
-        );
-      }),
-  );
-  if (stale) execFileSync('npm', ['run', 'build'], { cwd: packageRoot, stdio: 'pipe' });
-}

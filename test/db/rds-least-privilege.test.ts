@@ -3,8 +3,7 @@
 // `log_bin_trust_function_creators` set by the operator in the parameter group, or not yet.
 // The real CLI runs as a child process against a private RDS-like mariadbd; the order
 // service's tables are created by that same least-privilege account.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -22,7 +21,6 @@ describe('push migrate with a least-privilege account on a binary-logging server
   let app: Knex;
 
   beforeAll(async () => {
-    buildIfStale();
     server = await startRdsLikeMariaDb();
     app = connectDatabase(server.appUrl, 2);
     await createOrderServiceTables(app);
@@ -127,22 +125,3 @@ function runCli(args: string[], databaseUrl: string): Promise<CliRun> {
   });
 }
 
-/**
- * Runs `npm run build` when dist/ is missing or older than a source file, so this file also
- * works alone (`npm test` builds first, and then this does nothing).
- */
-function buildIfStale(): void {
-  const stale = ['src', 'migrations'].some((dir) =>
-    readdirSync(join(packageRoot, dir), { recursive: true })
-      .map(String)
-      .filter((file) => file.endsWith('.ts'))
-      .some((file) => {
-        const built = join(packageRoot, 'dist', dir, file.replace(/\.ts$/, '.js'));
-        return (
-          !existsSync(built) ||
-          statSync(built).mtimeMs < statSync(join(packageRoot, dir, file)).mtimeMs
-        );
-      }),
-  );
-  if (stale) execFileSync('npm', ['run', 'build'], { cwd: packageRoot, stdio: 'pipe' });
-}

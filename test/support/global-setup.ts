@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import type { TestProject } from 'vitest/node';
+import { buildCliIfStale } from './build-cli.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -28,6 +29,7 @@ interface TestServers {
 const CONNECT_TIMEOUT_MS = 5_000;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  buildCliIfStale();
   const servers = await locateServers();
   try {
     await checkServersAnswer(servers);
