@@ -2,11 +2,13 @@
  * The poller: claims and hands off batches for as long as it runs. A full batch means
  * more is waiting, so it claims again at once; an empty or partial one means it has
  * caught up, so it sleeps `pollIntervalMs` (short: commit-to-push latency is mostly this
- * sleep). When MySQL or Redis fails, it logs, backs off up to `errorBackoffMaxMs`, and
+ * sleep). After a sleep it first asks, with one cheap read, whether anything waits at all,
+ * and opens a claim transaction only if so. When MySQL or Redis fails, it logs, backs off up to `errorBackoffMaxMs`, and
  * tries again — it never exits on its own, and it resumes by itself when they return.
  */
 import type { Logger } from 'pino';
 import { handOffBatch, type HandOffDeps, type HandOffResult } from './hand-off-batch.js';
+import { hasUnclaimedEvents } from './has-unclaimed.js';
 
 export interface PollLoopSettings {
   batchSize: number;
@@ -32,11 +34,15 @@ export function startPollLoop(
   let consecutiveErrors = 0;
   const stopping = new AbortController();
 
+  let idle = false;
   const loop = (async () => {
     while (state === 'running') {
       let result: HandOffResult | undefined;
       try {
-        result = await handOffBatch(deps, settings.batchSize);
+        result =
+          idle && !(await hasUnclaimedEvents(deps.knex))
+            ? { claimed: 0, handedOff: 0, pushes: 0 }
+            : await handOffBatch(deps, settings.batchSize);
         if (!healthy && lastError) deps.logger.info('poller recovered');
         healthy = true;
         lastError = undefined;
@@ -52,6 +58,7 @@ export function startPollLoop(
         );
       }
       if (state !== 'running') break;
+      idle = result !== undefined && result.claimed === 0;
       if (result && result.claimed >= settings.batchSize) continue;
       const waitMs = result
         ? settings.pollIntervalMs
