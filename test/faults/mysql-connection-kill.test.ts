@@ -67,13 +67,20 @@ it('loses no push when the poller’s MySQL connection is KILLed mid-claim and d
   const orderIds = await scene.createOrders(ORDERS);
   // Nothing kills the service here, so the product's default lock: a worker whose lock renewals
   // wait out a paused Redis would otherwise lose its jobs to the stall check and send them twice.
-  const service = await scene.startService('mysql-kills', { WORKER_LOCK_MS: '30000' });
+  // A short error backoff: each KILL costs the poller an error, and a loaded CI machine must
+  // not leave it sleeping through the next round's window.
+  const service = await scene.startService('mysql-kills', {
+    WORKER_LOCK_MS: '30000',
+    POLL_ERROR_BACKOFF_MAX_MS: '500',
+  });
   await service.waitUntilReady();
   const exclude = scene.orderServiceThreads;
   let kills = 0;
 
   for (let round = 0; round < MID_CLAIM_KILLS; round++) {
-    await redisAdmin.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+    // Long enough for a loaded machine to write the changes and the poller to claim them;
+    // the finally below unpauses as soon as the claim is killed.
+    await redisAdmin.call('CLIENT', 'PAUSE', '25000', 'WRITE');
     try {
       await scene.changeOrders(orderIds, STEPS_PER_CLAIM_KILL);
       let victims: number[] = [];
