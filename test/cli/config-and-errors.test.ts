@@ -3,14 +3,11 @@
 // the real child process `node dist/src/cli.js`, turns an unreachable MySQL or Redis, a
 // misused command or a refused migration into one plain message and exit code 1, without a
 // stack trace.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { packageRoot } from '../../src/package-root.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { runCli } from '../support/run-cli.js';
 
-const CLI = join(packageRoot, 'dist', 'src', 'cli.js');
 /** How a stack trace line starts; none may reach an operator's terminal. */
 const STACK_LINE = '    at ';
 
@@ -174,31 +171,5 @@ describe('the push CLI, when something is wrong', () => {
   });
 });
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** `node dist/src/cli.js <args>` with only PATH and `env` as its environment. */
-function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: packageRoot,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    // A CLI that hangs instead of failing is a failure too; this only bounds the test.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 

@@ -1,30 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createOrderServiceTables,
   insertSampleNurses,
 } from '../../src/demo/order-service-schema.js';
 import { createTestDatabase, testRedisUrl, type TestDatabase } from '../support/test-database.js';
+import { runCli } from '../support/run-cli.js';
 
-const execFileAsync = promisify(execFile);
-
-/** Runs the built CLI (`npm run build` first) as an operator would. */
-async function push(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await execFileAsync('node', ['dist/src/cli.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
+const push = runCli;
 
 describe('push simulate', () => {
   let db: TestDatabase;

@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { migrationContextOf } from '../../src/db/migration-context.js';
@@ -18,22 +16,9 @@ import {
   testRedisUrl,
   type TestDatabase,
 } from '../support/test-database.js';
+import { runCli } from '../support/run-cli.js';
 
-const execFileAsync = promisify(execFile);
-
-/** Runs the built CLI (`npm run build` first) as an operator would. */
-async function push(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await execFileAsync('node', ['dist/src/cli.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
+const push = runCli;
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

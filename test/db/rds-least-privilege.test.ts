@@ -3,18 +3,15 @@
 // `log_bin_trust_function_creators` set by the operator in the parameter group, or not yet.
 // The real CLI runs as a child process against a private RDS-like mariadbd; the order
 // service's tables are created by that same least-privilege account.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TRIGGER_NAME } from '../../migrations/20261126_002_order_triggers.js';
 import { connectDatabase } from '../../src/db/connect-database.js';
 import { OUTBOX_TABLE } from '../../src/db/migration-context.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
-import { packageRoot } from '../../src/package-root.js';
 import { startRdsLikeMariaDb, type RdsLikeServer } from '../support/rds-like-mariadb.js';
+import { runCli } from '../support/run-cli.js';
 
-const CLI = join(packageRoot, 'dist', 'src', 'cli.js');
 
 describe('push migrate with a least-privilege account on a binary-logging server', () => {
   let server: RdsLikeServer;
@@ -33,7 +30,7 @@ describe('push migrate with a least-privilege account on a binary-logging server
 
   beforeEach(async () => {
     // Every test starts unmigrated; removing push's objects needs no trust and no SUPER.
-    const down = await runCli(['migrate', '--down'], server.appUrl);
+    const down = await runCli(['migrate', '--down'], { DATABASE_URL: server.appUrl });
     expect(down.code, down.stderr).toBe(0);
     await app('orders').del();
   });
@@ -50,7 +47,7 @@ describe('push migrate with a least-privilege account on a binary-logging server
   it('migrates and records events once log_bin_trust_function_creators is 1', async () => {
     await server.setTrustFunctionCreators(true);
 
-    const run = await runCli(['migrate'], server.appUrl);
+    const run = await runCli(['migrate'], { DATABASE_URL: server.appUrl });
 
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('20261126_002_order_triggers');
@@ -67,7 +64,7 @@ describe('push migrate with a least-privilege account on a binary-logging server
   it('refuses with error 1419 explained in plain words while log_bin_trust_function_creators is 0', async () => {
     await server.setTrustFunctionCreators(false);
 
-    const run = await runCli(['migrate'], server.appUrl);
+    const run = await runCli(['migrate'], { DATABASE_URL: server.appUrl });
 
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('error 1419');
@@ -83,11 +80,11 @@ describe('push migrate with a least-privilege account on a binary-logging server
 
   it('succeeds on the next run once the operator has set the parameter, with no cleanup between', async () => {
     await server.setTrustFunctionCreators(false);
-    const refused = await runCli(['migrate'], server.appUrl);
+    const refused = await runCli(['migrate'], { DATABASE_URL: server.appUrl });
     expect(refused.code).toBe(1);
 
     await server.setTrustFunctionCreators(true);
-    const retried = await runCli(['migrate'], server.appUrl);
+    const retried = await runCli(['migrate'], { DATABASE_URL: server.appUrl });
 
     expect(retried.code, retried.stderr).toBe(0);
     const [triggers] = (await app.raw(
@@ -97,31 +94,5 @@ describe('push migrate with a least-privilege account on a binary-logging server
   });
 });
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** `node dist/src/cli.js <args>` with DATABASE_URL and PATH as its only environment. */
-function runCli(args: string[], databaseUrl: string): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: packageRoot,
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    // A CLI that hangs instead of failing is a failure too; this only bounds the test.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 

@@ -1,6 +1,5 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,8 +18,7 @@ import {
 import { startStubSinger, type StubSinger } from '../../src/singer/stub-singer.js';
 import { startRdsLikeMariaDb, type RdsLikeServer } from '../support/rds-like-mariadb.js';
 import { testRedisUrl } from '../support/test-database.js';
-
-const execFileAsync = promisify(execFile);
+import { runCli } from '../support/run-cli.js';
 
 interface DoctorJson {
   ok: boolean;
@@ -35,19 +33,7 @@ interface DoctorJson {
   }>;
 }
 
-/** Runs the built CLI (`npm run build` first) as an operator would. */
-async function push(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await execFileAsync('node', ['dist/src/cli.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
+const push = runCli;
 
 async function doctor(env: Record<string, string>) {
   const { code, stdout, stderr } = await push(['doctor', '--json'], env);
