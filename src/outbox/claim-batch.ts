@@ -9,16 +9,17 @@ import type { Knex } from 'knex';
 import { OUTBOX_TABLE } from '../db/migration-context.js';
 import type { OrderEvent } from '../scenarios/types.js';
 
-interface OutboxRow {
-  id: string;
-  order_id: string;
-  patient_id: string | null;
-  nurse_id: string | null;
+/** An order_events row as mysql2 returns it (ids are strings with bigNumberStrings). */
+export interface OutboxRow {
+  id: string | number;
+  order_id: string | number;
+  patient_id: string | number | null;
+  nurse_id: string | number | null;
   from_status: string | null;
   to_status: string | null;
   from_reason: string | null;
   to_reason: string | null;
-  created_at: Date;
+  created_at: Date | string;
 }
 
 /** Exported so test/db/migrations.test.ts can EXPLAIN exactly what the poller runs. */
@@ -34,7 +35,7 @@ export async function claimBatch(trx: Knex.Transaction, limit: number): Promise<
   return rows.map(toOrderEvent);
 }
 
-function toOrderEvent(row: OutboxRow): OrderEvent {
+export function toOrderEvent(row: OutboxRow): OrderEvent {
   return {
     eventId: String(row.id),
     orderId: String(row.order_id),

@@ -14,7 +14,6 @@ import {
 } from '../../src/demo/order-service-schema.js';
 import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
 import { matchEvent } from '../../src/scenarios/match-event.js';
-import type { OrderEvent } from '../../src/scenarios/types.js';
 import {
   startStubSinger,
   type ReceivedPush,
@@ -35,6 +34,7 @@ import {
   testRedisUrl,
   type TestDatabase,
 } from '../support/test-database.js';
+import { toOrderEvent, type OutboxRow } from '../../src/outbox/claim-batch.js';
 
 /**
  * The walk every test order takes, over and over; each step fires exactly one scenario, so each
@@ -362,28 +362,3 @@ export async function until(
   }
 }
 
-interface OutboxRow {
-  id: string | number;
-  order_id: string | number;
-  patient_id: string | number | null;
-  nurse_id: string | number | null;
-  from_status: string | null;
-  to_status: string | null;
-  from_reason: string | null;
-  to_reason: string | null;
-  created_at: Date | string;
-}
-
-function toOrderEvent(row: OutboxRow): OrderEvent {
-  return {
-    eventId: String(row.id),
-    orderId: String(row.order_id),
-    patientId: row.patient_id === null ? null : String(row.patient_id),
-    nurseId: row.nurse_id === null ? null : String(row.nurse_id),
-    fromStatus: row.from_status,
-    toStatus: row.to_status ?? '',
-    fromReason: row.from_reason,
-    toReason: row.to_reason,
-    occurredAt: new Date(row.created_at).toISOString(),
-  };
-}

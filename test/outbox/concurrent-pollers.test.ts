@@ -17,11 +17,11 @@ import { openDeliveryQueue, type DeliveryQueue } from '../../src/delivery/queues
 import { connectRedis } from '../../src/delivery/redis-connection.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
 import { createLogger } from '../../src/logger.js';
-import { claimBatch } from '../../src/outbox/claim-batch.js';
+import { claimBatch, toOrderEvent, type OutboxRow } from '../../src/outbox/claim-batch.js';
 import { handOffBatch, type HandOffDeps } from '../../src/outbox/hand-off-batch.js';
 import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
 import { matchEvent } from '../../src/scenarios/match-event.js';
-import type { OrderEvent, PushJob } from '../../src/scenarios/types.js';
+import type { PushJob } from '../../src/scenarios/types.js';
 import {
   createTestDatabase,
   deleteQueueKeys,
@@ -117,28 +117,9 @@ async function recordBacklog(count: number, steps: typeof LIFE, groupSize = coun
 
 /** Every outbox row as the poller reads it, and the pushes SPEC §4 says it makes. */
 async function expectedPushKeys(knex: Knex): Promise<{ eventCount: number; keys: string[] }> {
-  const rows = (await knex(OUTBOX_TABLE).orderBy('id').select()) as Array<{
-    id: string;
-    order_id: string;
-    patient_id: string | null;
-    nurse_id: string | null;
-    from_status: string | null;
-    to_status: string | null;
-    from_reason: string | null;
-    to_reason: string | null;
-  }>;
+  const rows = (await knex(OUTBOX_TABLE).orderBy('id').select()) as OutboxRow[];
   const keys = rows.flatMap((row) => {
-    const event: OrderEvent = {
-      eventId: String(row.id),
-      orderId: String(row.order_id),
-      patientId: row.patient_id === null ? null : String(row.patient_id),
-      nurseId: row.nurse_id === null ? null : String(row.nurse_id),
-      fromStatus: row.from_status,
-      toStatus: row.to_status ?? '',
-      fromReason: row.from_reason,
-      toReason: row.to_reason,
-      occurredAt: new Date(0).toISOString(),
-    };
+    const event = toOrderEvent(row);
     return matchEvent(event, catalog).pushes.map((push) => push.idempotencyKey);
   });
   return { eventCount: rows.length, keys };
