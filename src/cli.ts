@@ -95,11 +95,18 @@ program
   );
 
 function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  return (
+    JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }
+  ).version;
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  const shown = err instanceof PlainError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const shown =
+    err instanceof PlainError
+      ? err.message
+      : err instanceof Error
+        ? (err.stack ?? err.message)
+        : String(err);
   process.stderr.write(`push: ${shown}\n`);
   process.exit(1);
 });

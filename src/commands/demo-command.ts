@@ -29,7 +29,9 @@ export async function runDemoCommand(opts: { keepRunning?: boolean }): Promise<v
     SINGER_URL: stub.url,
     ROLES: opts.keepRunning ? 'poller,worker,http' : 'poller,worker',
   });
-  console.log(`push demo — MySQL ${redactUrl(config.databaseUrl)}, Redis ${redactUrl(config.redisUrl)}`);
+  console.log(
+    `push demo — MySQL ${redactUrl(config.databaseUrl)}, Redis ${redactUrl(config.redisUrl)}`,
+  );
 
   const knex = await openDatabaseCreatingIt(config.databaseUrl);
   let service: Service | undefined;
@@ -37,7 +39,9 @@ export async function runDemoCommand(opts: { keepRunning?: boolean }): Promise<v
     await createOrderServiceTables(knex);
     await insertSampleNurses(knex);
     await migrateLatest(knex, migrationContextOf(config));
-    console.log('migrated: order_events outbox + trigger on orders; stand-in Singer at ' + stub.url);
+    console.log(
+      'migrated: order_events outbox + trigger on orders; stand-in Singer at ' + stub.url,
+    );
 
     stub.onRequest((push) => console.log(describePush(push)));
     service = await startService(config, { logger: createLogger(config.logLevel) });
@@ -93,10 +97,15 @@ function describePush(push: ReceivedPush): string {
 async function waitUntilDrained(knex: Knex, service: Service, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const [{ pending }] = (await knex('order_events').whereNull('handed_off_at').count({ pending: '*' })) as [
-      { pending: number | string },
-    ];
-    const counts = await service.deliveries.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    const [{ pending }] = (await knex('order_events')
+      .whereNull('handed_off_at')
+      .count({ pending: '*' })) as [{ pending: number | string }];
+    const counts = await service.deliveries.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+    );
     if (Number(pending) === 0 && Object.values(counts).every((n) => n === 0)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -46,7 +46,7 @@ export async function runDlqReplayCommand(
   eventIds: string[],
   opts: { all?: boolean },
 ): Promise<void> {
-  if (Boolean(opts.all) === (eventIds.length > 0)) {
+  if (Boolean(opts.all) === eventIds.length > 0) {
     throw new UsageError('name the event ids to replay, or --all (not both)');
   }
   const bad = eventIds.find((id) => !/^\d+$/.test(id));
@@ -69,7 +69,11 @@ function summarize(letter: DeadLetter) {
     eventId: push?.event?.eventId ?? null,
     orderId: push?.event?.orderId ?? null,
     scenario: push?.scenario ?? null,
-    recipient: !to ? '(unknown)' : 'pool' in to && to.pool ? 'nurse pool' : `${to.role} ${to.id ?? '(missing)'}`,
+    recipient: !to
+      ? '(unknown)'
+      : 'pool' in to && to.pool
+        ? 'nurse pool'
+        : `${to.role} ${to.id ?? '(missing)'}`,
     channel: push?.channel ?? null,
     attempts: letter.attempts,
     reason: letter.reason,

@@ -25,7 +25,10 @@ export function connectDatabase(databaseUrl: string, poolMax = 10): Knex {
     pool: {
       min: 0,
       max: poolMax,
-      afterCreate(conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
+      afterCreate(
+        conn: { query: (sql: string, cb: (err: Error | null) => void) => void },
+        done: (err: Error | null, conn: unknown) => void,
+      ) {
         conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
       },
     },

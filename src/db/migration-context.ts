@@ -27,5 +27,10 @@ export function migrationContextOf(config: {
   ordersTable: string;
   orderColumns: MigrationContext['orderColumns'];
 }): MigrationContext {
-  return { ordersTable: config.ordersTable, outboxTable: OUTBOX_TABLE, attemptsTable: ATTEMPTS_TABLE, orderColumns: config.orderColumns };
+  return {
+    ordersTable: config.ordersTable,
+    outboxTable: OUTBOX_TABLE,
+    attemptsTable: ATTEMPTS_TABLE,
+    orderColumns: config.orderColumns,
+  };
 }

@@ -64,7 +64,8 @@ export async function checkRedis(redisUrl: string, timeoutMs: number): Promise<C
  */
 async function persistenceNote(redis: Redis): Promise<string> {
   const info = await redis.info('persistence');
-  if (/^aof_enabled:1/m.test(info)) return 'append-only file on: queued pushes survive a Redis restart';
+  if (/^aof_enabled:1/m.test(info))
+    return 'append-only file on: queued pushes survive a Redis restart';
   return (
     'append-only file off: a Redis crash loses the pushes it holds; in production set ' +
     'appendonly yes (and appendfsync everysec or always)'

@@ -33,7 +33,9 @@ function basicAuth(credentials: { user: string; password: string }) {
   const expected = Buffer.from(`${credentials.user}:${credentials.password}`);
   return (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization ?? '';
-    const given = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64') : Buffer.alloc(0);
+    const given = header.startsWith('Basic ')
+      ? Buffer.from(header.slice(6), 'base64')
+      : Buffer.alloc(0);
     if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
     res.set('WWW-Authenticate', 'Basic realm="push dashboard", charset="UTF-8"');
     res.status(401).send('authentication required');
@@ -45,5 +47,7 @@ function loopbackOnly(req: Request, res: Response, next: NextFunction) {
   if (address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1') return next();
   res
     .status(403)
-    .send('the dashboard is served to localhost only; set DASHBOARD_USER and DASHBOARD_PASSWORD to open it');
+    .send(
+      'the dashboard is served to localhost only; set DASHBOARD_USER and DASHBOARD_PASSWORD to open it',
+    );
 }

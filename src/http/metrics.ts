@@ -17,10 +17,7 @@ export interface PushMetrics {
   onAttempt(outcome: AttemptOutcome): void;
 }
 
-export function createMetrics(deps: {
-  knex: Knex;
-  queues: Record<string, Queue>;
-}): PushMetrics {
+export function createMetrics(deps: { knex: Knex; queues: Record<string, Queue> }): PushMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'push_process_' });
 
@@ -49,8 +46,15 @@ export function createMetrics(deps: {
     registers: [registry],
     async collect() {
       for (const [name, queue] of Object.entries(deps.queues)) {
-        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
-        for (const [state, count] of Object.entries(counts)) this.set({ queue: name, state }, count);
+        const counts = await queue.getJobCounts(
+          'waiting',
+          'active',
+          'delayed',
+          'failed',
+          'completed',
+        );
+        for (const [state, count] of Object.entries(counts))
+          this.set({ queue: name, state }, count);
       }
     },
   });
@@ -78,7 +82,11 @@ export function createMetrics(deps: {
       claimed.inc(result.handedOff);
     },
     onAttempt(outcome) {
-      pushes.inc({ outcome: outcome.outcome, scenario: outcome.push.scenario, channel: outcome.push.channel });
+      pushes.inc({
+        outcome: outcome.outcome,
+        scenario: outcome.push.scenario,
+        channel: outcome.push.channel,
+      });
       if (outcome.durationMs !== undefined) latency.observe(outcome.durationMs / 1000);
     },
   };
@@ -94,7 +102,10 @@ export async function outboxBacklog(
        FROM ${OUTBOX_TABLE} WHERE handed_off_at IS NULL`,
   )) as [{ backlog: number | string; age: number | string }[]];
   const row = rows[0];
-  return { backlog: Number(row?.backlog ?? 0), oldestAgeSeconds: Math.max(Number(row?.age ?? 0), 0) };
+  return {
+    backlog: Number(row?.backlog ?? 0),
+    oldestAgeSeconds: Math.max(Number(row?.age ?? 0), 0),
+  };
 }
 
 export function mountMetrics(app: Express, metrics: PushMetrics): void {

@@ -29,8 +29,7 @@ export type RecipientRule = 'patient' | 'nurse' | 'nurse-or-pool';
 
 /** Where a push goes. `id` is null when the order has no such party (a bad event). */
 export type Recipient =
-  | { role: RecipientRole; id: string | null; pool?: false }
-  | { role: 'nurse'; pool: true };
+  { role: RecipientRole; id: string | null; pool?: false } | { role: 'nurse'; pool: true };
 
 /** One push to deliver: the BullMQ job's data. Its key is also the job id. */
 export interface PushJob {

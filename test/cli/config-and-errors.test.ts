@@ -170,6 +170,3 @@ describe('the push CLI, when something is wrong', () => {
     expect(run.stderr + run.stdout).not.toContain(STACK_LINE);
   });
 });
-
-
-

@@ -12,7 +12,6 @@ import { createOrderServiceTables } from '../../src/demo/order-service-schema.js
 import { startRdsLikeMariaDb, type RdsLikeServer } from '../support/rds-like-mariadb.js';
 import { runCli } from '../support/run-cli.js';
 
-
 describe('push migrate with a least-privilege account on a binary-logging server', () => {
   let server: RdsLikeServer;
   let app: Knex;
@@ -93,6 +92,3 @@ describe('push migrate with a least-privilege account on a binary-logging server
     expect(triggers.map((t) => t.name)).toEqual([TRIGGER_NAME]);
   });
 });
-
-
-

@@ -17,12 +17,20 @@ afterAll(async () => {
 
 describe('a malformed job', () => {
   it('is dead-lettered with what does not parse, without retries, and blocks nothing', async () => {
-    const malformed = { idempotencyKey: 'evt-1-BROKEN', scenario: 'SERVICE_STARTED', event: { orderId: 'x' } };
+    const malformed = {
+      idempotencyKey: 'evt-1-BROKEN',
+      scenario: 'SERVICE_STARTED',
+      event: { orderId: 'x' },
+    };
     await pipeline.service.deliveries.add('SERVICE_STARTED', malformed as unknown as PushJob, {
       jobId: 'evt-1-BROKEN',
     });
 
-    const orderId = await pipeline.createOrder({ patientId: 501, nurseId: 7, status: 'AWAITING_SERVICE' });
+    const orderId = await pipeline.createOrder({
+      patientId: 501,
+      nurseId: 7,
+      status: 'AWAITING_SERVICE',
+    });
     await pipeline.setStatus(orderId, 'IN_SERVICE');
     const [delivered] = await pipeline.waitForPushes(1, { orderId });
     expect(delivered?.body.scenario).toBe('SERVICE_STARTED');

@@ -20,7 +20,9 @@ async function composeConfig(file: string) {
   } catch (err) {
     const e = err as { code?: string; stderr?: string };
     if (e.code === 'ENOENT') {
-      throw new Error('docker-compose is not installed: `apt-get install docker-compose` (.ci/run does)');
+      throw new Error(
+        'docker-compose is not installed: `apt-get install docker-compose` (.ci/run does)',
+      );
     }
     return { ok: false, stderr: e.stderr ?? '' };
   }

@@ -361,4 +361,3 @@ export async function until(
     await sleep(25);
   }
 }
-
