@@ -29,7 +29,9 @@ export function nurseLookup(knex: Knex, nursesTable: string): NurseLookup {
         `SELECT id, name FROM ?? WHERE id IN (${ids.map(() => '?').join(',')})`,
         [nursesTable, ...ids],
       )) as [Array<{ id: string | number; name: string }>];
-      const byId = new Map(rows.map((row) => [String(row.id), { id: String(row.id), name: row.name }]));
+      const byId = new Map(
+        rows.map((row) => [String(row.id), { id: String(row.id), name: row.name }]),
+      );
       for (const [id, waiting] of batch) for (const w of waiting) w.resolve(byId.get(id));
     } catch (err) {
       for (const waiting of batch.values()) for (const w of waiting) w.reject(err);

@@ -1,0 +1,92 @@
+/**
+ * (2) Drain rate: a backlog of N push-worthy changes is committed while no pipeline runs;
+ * then the pipeline is started cold (a new process) and the benchmark waits for Singer to
+ * have all N pushes. The rate is N over the time from the first push's arrival to the
+ * last's, so process start-up (reported apart, as `startupMs`) does not dilute it.
+ * CPU per event is measured from readiness to the end, over the pushes delivered then.
+ */
+import { changeOrders, clearPushTables, insertOrders, setTrigger } from './bench-database.js';
+import { monotonicMs } from './clock.js';
+import { binlogPosition, startPipeline, usesOutbox, type PipelineName } from './pipelines.js';
+import { processCpuMs } from './process-cpu.js';
+import { redisCpuMs, type MeasureSetup } from './measure-setup.js';
+import { perEvent, readCommandStats } from './redis-commands.js';
+
+export interface DrainRun {
+  pipeline: PipelineName;
+  events: number;
+  delivered: number;
+  eventsPerSecond: number;
+  /** Spawn → first push at Singer. */
+  startupMs: number;
+  /** Spawn → last push at Singer. */
+  totalMs: number;
+  cpuUsPerEvent: number;
+  /** The servers' CPU per event over the same window (NaN for a Redis not the benchmark's own). */
+  dbCpuUsPerEvent: number;
+  redisCpuUsPerEvent: number;
+  repeats: number;
+  /** Redis commands per event over the whole drain (the benchmark's own Redis only). */
+  redisCommands?: ReturnType<typeof perEvent>;
+}
+
+export async function measureDrain(
+  pipeline: PipelineName,
+  events: number,
+  setup: MeasureSetup,
+): Promise<DrainRun> {
+  const { knex, stub } = setup;
+  await clearPushTables(knex);
+  // The peer reads the binlog; the outbox trigger is not part of its design.
+  await setTrigger(knex, usesOutbox(pipeline));
+  const { firstId, lastId } = await insertOrders(knex, events);
+  const start = await binlogPosition(knex);
+  await changeOrders(knex, firstId, lastId);
+  await stub.reset();
+
+  const commandsBefore = setup.privateRedisUrl
+    ? await readCommandStats(setup.privateRedisUrl)
+    : undefined;
+  const ctx = setup.context(pipeline, start);
+  const spawnedAt = monotonicMs();
+  const running = await startPipeline(pipeline, ctx);
+  try {
+    await running.waitUntilReady();
+    const readyCount = await stub.count();
+    const readyCpu = running.cpuMs();
+    const readyDbCpu = processCpuMs(setup.serverPids.mariadb);
+    const readyRedisCpu = redisCpuMs(setup);
+    const done = await stub.waitFor(events, 180_000);
+    const cpu = running.cpuMs() - readyCpu;
+    const dbCpu = processCpuMs(setup.serverPids.mariadb) - readyDbCpu;
+    const redisCpu = redisCpuMs(setup) - readyRedisCpu;
+    const receipts = await stub.receipts();
+    const commandsAfter = setup.privateRedisUrl
+      ? await readCommandStats(setup.privateRedisUrl)
+      : undefined;
+    const first = Math.min(...receipts.atMs);
+    const last = Math.max(...receipts.atMs);
+    const deliveredSinceReady = Math.max(done.delivered - readyCount.delivered, 1);
+    return {
+      pipeline,
+      events,
+      delivered: done.delivered,
+      eventsPerSecond:
+        done.delivered < events ? Number.NaN : (events - 1) / ((last - first) / 1000),
+      startupMs: first - spawnedAt,
+      totalMs: last - spawnedAt,
+      cpuUsPerEvent: (cpu * 1000) / deliveredSinceReady,
+      dbCpuUsPerEvent: (dbCpu * 1000) / deliveredSinceReady,
+      redisCpuUsPerEvent: (redisCpu * 1000) / deliveredSinceReady,
+      repeats: receipts.repeats,
+      redisCommands:
+        commandsBefore && commandsAfter
+          ? perEvent(commandsBefore, commandsAfter, done.delivered)
+          : undefined,
+    };
+  } finally {
+    await running.stop();
+    await setup.cleanUp(ctx);
+    await setTrigger(knex, true);
+  }
+}

@@ -1,0 +1,211 @@
+/** The printed table and the JSON file: the same figures, one for people, one for scripts. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { packageRoot } from '../src/package-root.js';
+import type { MachineInfo, ServerInfo } from './machine-info.js';
+import type { BenchOptions } from './options.js';
+import { format, type Summary } from './summary.js';
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  options: Omit<BenchOptions, 'parts'> & { parts: string[] };
+  machine: MachineInfo;
+  /** Where Redis was and how the processes were scheduled. */
+  setup: { redis: string; priority: string };
+  servers: ServerInfo[];
+  summary: Summary;
+  runs: Record<string, unknown[]>;
+}
+
+export function formatReport(report: BenchReport): string {
+  const { machine, summary, options } = report;
+  const lines: string[] = [];
+  const table = (header: string[], rows: string[][]) => {
+    const widths = header.map((h, i) =>
+      Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)),
+    );
+    const line = (cells: string[]) =>
+      '  ' +
+      cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    lines.push(
+      line(header),
+      '  ' + widths.map((w) => '-'.repeat(w)).join('  '),
+      ...rows.map(line),
+      '',
+    );
+  };
+
+  lines.push(
+    `push benchmark — ${report.startedAt}${options.quick ? ' (QUICK: smoke sizes, not for comparison)' : ''}`,
+    `each figure is the median of ${options.runs} run(s)${options.label ? `; label: ${options.label}` : ''}`,
+    `machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGb} GB, Node ${machine.node}, ` +
+      `Redis ${machine.redisVersion}, load average at start ${machine.loadAverageAtStart.join(' ')}`,
+    `redis: ${report.setup.redis}; scheduling: ${report.setup.priority}`,
+    ...(Object.keys(options.productEnv).length > 0
+      ? [`product env: ${JSON.stringify(options.productEnv)}`]
+      : []),
+    '',
+  );
+  table(
+    [
+      'server',
+      'version',
+      'log_bin',
+      'binlog_format',
+      'sync_binlog',
+      'innodb_flush_log_at_trx_commit',
+      'buffer pool',
+    ],
+    report.servers.map((s) => [
+      s.label,
+      s.version,
+      s.logBin,
+      s.binlogFormat,
+      s.syncBinlog,
+      s.innodbFlushLogAtTrxCommit,
+      `${s.innodbBufferPoolMb} MB`,
+    ]),
+  );
+
+  if (summary.triggerCost.length > 0) {
+    lines.push('1. Trigger cost: single-row autocommit UPDATEs on orders per second');
+    table(
+      [
+        'server',
+        'update',
+        'conn.',
+        'without trigger',
+        'with trigger',
+        'with/without',
+        'cost',
+        'empty trigger costs',
+      ],
+      summary.triggerCost.map((t) => [
+        t.server,
+        t.kind === 'status' ? 'status changes' : 'other columns',
+        String(t.connections),
+        format(t.withoutTrigger),
+        format(t.withTrigger),
+        `${format(t.ratio)}×`,
+        `${format(t.costPercent)}%`,
+        `${format(t.emptyTriggerCostPercent)}%`,
+      ]),
+    );
+  }
+  if (summary.drain.length > 0) {
+    lines.push(
+      `2. Drain: backlog of ${options.drainEvents.toLocaleString('en-US')} push-worthy events, pipeline started cold`,
+    );
+    table(
+      [
+        'pipeline',
+        'events/s',
+        'start-up → 1st push',
+        'CPU µs/event',
+        'MariaDB µs/event',
+        'Redis µs/event',
+      ],
+      summary.drain.map((d) => [
+        d.pipeline,
+        format(d.eventsPerSecond),
+        `${format(d.startupMs)} ms`,
+        format(d.cpuUsPerEvent),
+        format(d.dbCpuUsPerEvent),
+        format(d.redisCpuUsPerEvent),
+      ]),
+    );
+  }
+  if (summary.latency.length > 0) {
+    lines.push(
+      `3. Latency: ${options.latencyRatePerSecond} push-worthy commits/s for ${options.latencyDurationS} s, commit → Singer`,
+    );
+    table(
+      [
+        'pipeline',
+        'rate',
+        'p50',
+        'p95',
+        'p99',
+        'max',
+        'in BullMQ p50/p99',
+        'outbox lag p50/max',
+        'undelivered max',
+        'trend/s',
+        'grows',
+        'lost',
+      ],
+      summary.latency.map((l) => [
+        l.pipeline,
+        format(l.achievedRate),
+        `${format(l.p50Ms)} ms`,
+        `${format(l.p95Ms)} ms`,
+        `${format(l.p99Ms)} ms`,
+        `${format(l.maxMs)} ms`,
+        l.pipeline !== 'binlog' ? `${format(l.handOffP50Ms)}/${format(l.handOffP99Ms)} ms` : 'n/a',
+        l.pipeline !== 'binlog'
+          ? `${format(l.outboxLagP50Ms)}/${format(l.outboxLagMaxMs)} ms`
+          : 'n/a',
+        format(l.undeliveredMax),
+        format(l.undeliveredSlopePerS),
+        `${l.lagGrowsInRuns}/${l.runs}`,
+        String(l.missing),
+      ]),
+    );
+    lines.push(
+      "4. Cost: CPU per delivered event, µs (the pipeline's own processes; the servers beside)",
+    );
+    table(
+      [
+        'pipeline',
+        'product, drain',
+        'product, 500/s',
+        'MariaDB, 500/s',
+        'Redis, 500/s',
+        'product idle, % of a core',
+      ],
+      summary.latency.map((l) => [
+        l.pipeline,
+        format(summary.drain.find((d) => d.pipeline === l.pipeline)?.cpuUsPerEvent ?? Number.NaN),
+        format(l.cpuUsPerEvent),
+        format(l.dbCpuUsPerEvent),
+        format(l.redisCpuUsPerEvent),
+        `${format(l.idleCpuPercent)}%`,
+      ]),
+    );
+  }
+  const { ratios } = summary;
+  if (ratios.drainPushOverBinlog !== undefined || ratios.p50PushOverBinlog !== undefined) {
+    lines.push(
+      '5. Against the binlog peer (@vlasky/zongji → same BullMQ worker → same stand-in Singer)',
+      `  drain rate push ÷ binlog: ${format(ratios.drainPushOverBinlog ?? Number.NaN)}×    ` +
+        `p50 latency push ÷ binlog: ${format(ratios.p50PushOverBinlog ?? Number.NaN)}×`,
+      ...(ratios.drainPush2pOverBinlog !== undefined || ratios.p50Push2pOverBinlog !== undefined
+        ? [
+            `  drain rate push-2p ÷ binlog: ${format(ratios.drainPush2pOverBinlog ?? Number.NaN)}×    ` +
+              `p50 latency push-2p ÷ binlog: ${format(ratios.p50Push2pOverBinlog ?? Number.NaN)}×`,
+          ]
+        : []),
+      '',
+    );
+  }
+  lines.push('Targets (issue 5)');
+  table(
+    ['what', 'target', 'measured', 'verdict'],
+    summary.targets.map((t) => [
+      t.what,
+      t.target,
+      t.measured,
+      t.met === undefined ? '—' : t.met ? 'met' : 'MISSED',
+    ]),
+  );
+  return lines.join('\n');
+}
+
+export async function writeReport(report: BenchReport): Promise<string> {
+  const dir = join(packageRoot, 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}
