@@ -9,14 +9,14 @@
  * the privilege this product exists to do without.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { constants as fsConstants, rmSync } from 'node:fs';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
 import { sleep } from './clock.js';
+import { findExecutable, findFreePort, stopProcess } from './local-process.js';
 
 const execFileAsync = promisify(execFile);
 const REPLICATION_USER = 'binlog_reader';
@@ -147,43 +147,4 @@ async function waitUntilReady(
   throw new Error(
     `the benchmark's mariadbd ${exited ? 'exited during start-up' : 'did not start in 60 s'}:\n${log}`,
   );
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function findExecutable(name: string): Promise<string | undefined> {
-  const dirs = [
-    ...(process.env.PATH ?? '').split(':').filter(Boolean),
-    '/usr/sbin',
-    '/usr/local/sbin',
-    '/usr/bin',
-  ];
-  for (const dir of dirs) {
-    try {
-      await access(join(dir, name), fsConstants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { sleep } from './clock.js';
-import { findFreePort } from './private-mariadb.js';
+import { findFreePort } from './local-process.js';
 
 export interface PrivateRedis {
   url: string;

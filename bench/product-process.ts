@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../src/package-root.js';
 import { sleep } from './clock.js';
 import { processCpuMs } from './process-cpu.js';
-import { findFreePort } from './private-mariadb.js';
+import { findFreePort } from './local-process.js';
 import { raisePriority } from './priority.js';
 
 export interface ProductProcess {

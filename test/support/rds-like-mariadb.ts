@@ -8,13 +8,13 @@
 // on a laptop without MariaDB binaries but with Docker, a mysql:8.0 container.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, rmSync } from 'node:fs';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
+import { findExecutable, findFreePort, stopProcess } from '../../bench/local-process.js';
 
 export interface RdsLikeServer {
   host: string;
@@ -125,7 +125,7 @@ async function startLocalServer(mariadbd: string, installDb: string): Promise<Rd
     } catch (error) {
       lastError = error;
       process.off('exit', killOnExit);
-      await stopProcess(child);
+      await stopProcess(child, STOP_GRACE_MS);
       if (/address already in use|bind on tcp\/ip port/i.test(await tail(errorLog))) continue;
       await rm(dir, { recursive: true, force: true });
       throw error;
@@ -150,7 +150,7 @@ async function startLocalServer(mariadbd: string, installDb: string): Promise<Rd
         if (stopped) return;
         stopped = true;
         process.off('exit', killOnExit);
-        await stopProcess(child);
+        await stopProcess(child, STOP_GRACE_MS);
         await rm(dir, { recursive: true, force: true });
       },
     };
@@ -234,41 +234,12 @@ async function waitUntilReady(rootUrl: string, child: ChildProcess, errorLog: st
   });
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-  await exited;
-  clearTimeout(timer);
-}
-
 async function tail(file: string, lines = 30): Promise<string> {
   try {
     return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
     return '(no error log)';
   }
-}
-
-/** PATH first, then where Debian and others keep server binaries (sbin is not on every PATH). */
-async function findExecutable(name: string): Promise<string | undefined> {
-  const dirs = [
-    ...(process.env.PATH ?? '').split(delimiter).filter(Boolean),
-    '/usr/sbin',
-    '/usr/local/sbin',
-    '/usr/bin',
-  ];
-  for (const dir of dirs) {
-    const candidate = join(dir, name);
-    try {
-      await access(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 async function findDockerProblem(): Promise<string | undefined> {
@@ -279,18 +250,6 @@ async function findDockerProblem(): Promise<string | undefined> {
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function outputOf(error: unknown): string {

@@ -6,9 +6,11 @@
 // SIGKILLs whatever a failed test left running, so no child outlives its test file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
+import { findFreePort } from '../../bench/local-process.js';
+
+export { findFreePort };
 
 export const CLI_PATH = join(packageRoot, 'dist', 'src', 'cli.js');
 
@@ -199,19 +201,6 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
 /** SIGKILLs every service process still running (for afterEach / afterAll). */
 export async function stopAllServiceProcesses(): Promise<void> {
   await Promise.all([...running].map((service) => service.stop()));
-}
-
-/** A TCP port nobody listens on right now, on 127.0.0.1. */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function sleep(ms: number): Promise<void> {
