@@ -67,7 +67,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     const deliveries = openDeliveryQueue(queueRedis, config.queuePrefix, config);
     const deadLetters = openDeadLetterQueue(queueRedis, config.queuePrefix);
-    cleanups.push(() => deliveries.close(), () => deadLetters.close());
+    cleanups.push(
+      () => deliveries.close(),
+      () => deadLetters.close(),
+    );
 
     const checks: ReadinessCheck[] = [
       { name: 'mysql', check: async () => void (await knex.raw('SELECT 1')) },
@@ -83,7 +86,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       mountMetrics(app, metrics);
       mountDashboard(app, { deliveries, deadLetters }, config.dashboard);
       const activeServer = await listen(app, config.port, config.host);
-      cleanups.push(() => closeServer(activeServer));
+      cleanups.push(() => closeServer(activeServer, app));
       const address = activeServer.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       httpUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
@@ -166,12 +169,18 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       cleanups.push(() => retention.stop());
       checks.push({
         name: 'poller',
-        check: async () => (loop.healthy ? undefined : `not polling: ${loop.lastError ?? 'starting'}`),
+        check: async () =>
+          loop.healthy ? undefined : `not polling: ${loop.lastError ?? 'starting'}`,
       });
     }
 
     logger.info(
-      { roles: [...config.roles], queuePrefix: config.queuePrefix, httpUrl, worker: Boolean(worker) },
+      {
+        roles: [...config.roles],
+        queuePrefix: config.queuePrefix,
+        httpUrl,
+        worker: Boolean(worker),
+      },
       'push service started',
     );
 
@@ -205,7 +214,10 @@ async function closeWorkerWithin(worker: Worker, graceMs: number, logger: Logger
   const outcome = await Promise.race([graceful, deadline]);
   clearTimeout(timer);
   if (outcome === 'late') {
-    logger.warn({ graceMs }, 'deliveries still running at the end of the grace period; closing anyway');
+    logger.warn(
+      { graceMs },
+      'deliveries still running at the end of the grace period; closing anyway',
+    );
     await worker.close(true);
   }
 }

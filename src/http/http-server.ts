@@ -12,9 +12,29 @@ export interface ReadinessCheck {
   check(): Promise<string | undefined>;
 }
 
+/**
+ * Requests whose handler has not answered yet. A socket's 'close' is not enough: a client
+ * that goes away (a dashboard tab closed) leaves Bull Board's handler running its Redis
+ * commands, and shutdown must not close Redis under it. So a request counts until its
+ * handler ends the response, whether or not anyone is still listening.
+ */
+function unanswered(app: Express): Set<http.ServerResponse> {
+  return (app.locals.unanswered ??= new Set<http.ServerResponse>()) as Set<http.ServerResponse>;
+}
+
 export function createHttpApp(checks: ReadinessCheck[]): Express {
   const app = express();
   app.disable('x-powered-by');
+  const pending = unanswered(app);
+  app.use((_req, res, next) => {
+    pending.add(res);
+    const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
+    res.end = ((...args: unknown[]) => {
+      pending.delete(res);
+      return end(...args);
+    }) as typeof res.end;
+    next();
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -48,11 +68,21 @@ export async function listen(app: Express, port: number, host: string): Promise<
   return server;
 }
 
-export async function closeServer(server: http.Server): Promise<void> {
+/** Stops accepting requests, then waits (up to `graceMs`) for handlers still answering. */
+export async function closeServer(
+  server: http.Server,
+  app: Express,
+  graceMs = 5_000,
+): Promise<void> {
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();
   });
+  const pending = unanswered(app);
+  const deadline = Date.now() + graceMs;
+  while (pending.size > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
