@@ -87,7 +87,15 @@ it('loses no push when the poller’s MySQL connection is KILLed mid-claim and d
       await until(async () => {
         victims = await serviceThreads(root, scene.db.name, exclude, { holdingRows: true });
         return victims.length > 0;
-      }, 'the poller holds claimed rows while Redis is paused');
+      }, 'the poller holds claimed rows while Redis is paused').catch(async (err: Error) => {
+        const [trx] = (await root.raw(
+          'SELECT trx_mysql_thread_id, trx_state, trx_rows_locked, trx_query FROM information_schema.INNODB_TRX',
+        )) as [unknown[]];
+        throw new Error(
+          `${err.message} (round ${round}, unhanded rows ${await scene.unhandedRows()})\n` +
+            `transactions: ${JSON.stringify(trx)}\nservice output:\n${service.output()}`,
+        );
+      });
       for (const id of victims) {
         await root.raw(`KILL CONNECTION ${id}`);
         kills += 1;
