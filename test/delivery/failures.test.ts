@@ -4,11 +4,12 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { listDeadLetters, replayDeadLetters } from '../../src/delivery/dead-letter.js';
 import { defaultScenarioFile } from '../../src/scenarios/catalog.js';
 import type { ReceivedPush } from '../../src/singer/stub-singer.js';
 import { startPipeline, type Pipeline, type PipelineOptions } from '../support/pipeline-harness.js';
+import { runCli } from '../support/run-cli.js';
 
 const pipelines: Pipeline[] = [];
 
@@ -261,6 +262,51 @@ describe('the dead-letter queue', () => {
     expectOneKeyThroughout(requests);
     expect(requests[1]?.idempotencyKey).toBe(letter.push.idempotencyKey);
     expect(await listDeadLetters(pipeline.service.deadLetters)).toEqual([]);
+  });
+});
+
+describe('push dlq (the CLI)', () => {
+  it('lists a dead letter as JSON, and a replay that is refused again returns to the dead-letter queue once', async () => {
+    const pipeline = await pipelineFor('dlq-cli', {
+      respond: () => ({ status: 422, body: { error: 'unknown openid' } }),
+    });
+    const orderId = await startedService(pipeline);
+    await pipeline.waitForDeadLetters(1);
+    await pipeline.waitUntilIdle();
+    const [eventId] = await eventIdsOf(pipeline, orderId);
+    const env = { REDIS_URL: pipeline.config.redisUrl, QUEUE_PREFIX: pipeline.queuePrefix };
+
+    const listed = await runCli(['dlq', 'list', '--json'], env);
+    expect(listed.code).toBe(0);
+    const letters = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
+    expect(letters).toEqual([
+      expect.objectContaining({
+        eventId,
+        orderId: String(orderId),
+        scenario: 'SERVICE_STARTED',
+        channel: 'wechat',
+        attempts: 1,
+        singerStatus: 422,
+        reason: expect.stringMatching(/Singer refused it/),
+      }),
+    ]);
+
+    const replay = await runCli(['dlq', 'replay', String(eventId)], env);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toMatch(/replayed 1 push/);
+    // Refused again: back in the dead-letter queue, once, and not retried in a loop.
+    await vi.waitFor(
+      async () => {
+        expect(pipeline.requestsFor(orderId)).toHaveLength(2);
+        const again = await listDeadLetters(pipeline.service.deadLetters);
+        expect(again).toHaveLength(1);
+        expect(again[0]?.push.idempotencyKey).toBe(letters[0]?.idempotencyKey);
+      },
+      { timeout: 15_000, interval: 50 },
+    );
+    await pipeline.waitUntilIdle();
+    expect(pipeline.requestsFor(orderId)).toHaveLength(2);
+    expectOneKeyThroughout(pipeline.requestsFor(orderId));
   });
 });
 
