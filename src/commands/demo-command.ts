@@ -8,12 +8,17 @@ import type { Knex } from 'knex';
 import { loadConfig, redactUrl } from '../config.js';
 import { migrationContextOf } from '../db/migration-context.js';
 import { migrateLatest } from '../db/run-migrations.js';
+import { PlainError } from '../plain-error.js';
+import { assertRedisReachable, connectRedis } from '../delivery/redis-connection.js';
 import { DEMO_ORDERS } from '../demo/demo-story.js';
 import { createOrderServiceTables, insertSampleNurses } from '../demo/order-service-schema.js';
 import { createLogger } from '../logger.js';
 import { startService, type Service } from '../main.js';
 import { startStubSinger, type ReceivedPush } from '../singer/stub-singer.js';
 import { openDatabaseCreatingIt } from './migrate-command.js';
+
+/** The demo's own keys in Redis, so it never touches a real deployment's queues. */
+const DEMO_QUEUE_PREFIX = 'push-demo';
 
 const ROLE_NAMES = { patient: '患者', nurse: '护士' } as const;
 const CHANNEL_NAMES = { wechat: '微信', app: 'App' } as const;
@@ -22,10 +27,10 @@ export async function runDemoCommand(opts: { keepRunning?: boolean }): Promise<v
   const stub = await startStubSinger();
   // The demo's own queue prefix and stand-in Singer; the database is the configured one.
   const config = loadConfig({
-    QUEUE_PREFIX: 'push-demo',
     PORT: '0',
     LOG_LEVEL: 'warn',
     ...process.env,
+    QUEUE_PREFIX: DEMO_QUEUE_PREFIX,
     SINGER_URL: stub.url,
     ROLES: opts.keepRunning ? 'poller,worker,http' : 'poller,worker',
   });
@@ -43,6 +48,7 @@ export async function runDemoCommand(opts: { keepRunning?: boolean }): Promise<v
       'migrated: order_events outbox + trigger on orders; stand-in Singer at ' + stub.url,
     );
 
+    await forgetEarlierDemoRuns(config.redisUrl);
     stub.onRequest((push) => console.log(describePush(push)));
     service = await startService(config, { logger: createLogger(config.logLevel) });
 
@@ -85,6 +91,32 @@ async function walk(knex: Knex, order: (typeof DEMO_ORDERS)[number]): Promise<vo
   }
 }
 
+/**
+ * An earlier demo stopped half-way (Ctrl-C) leaves jobs in the demo's queues that would
+ * be delivered, or wait out their lock, in this run. The demo's prefix is its own: start
+ * from empty queues.
+ */
+async function forgetEarlierDemoRuns(redisUrl: string): Promise<void> {
+  const redis = connectRedis(redisUrl, 'fail-fast');
+  try {
+    await assertRedisReachable(redis, redisUrl);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(
+        cursor,
+        'MATCH',
+        `${DEMO_QUEUE_PREFIX}:*`,
+        'COUNT',
+        500,
+      );
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 function describePush(push: ReceivedPush): string {
   const { body } = push;
   const to = 'pool' in body.to ? '护士池' : `${ROLE_NAMES[body.to.role]} ${body.to.id}`;
@@ -109,5 +141,8 @@ async function waitUntilDrained(knex: Knex, service: Service, timeoutMs = 20_000
     if (Number(pending) === 0 && Object.values(counts).every((n) => n === 0)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`the demo's pushes were not all delivered within ${timeoutMs / 1000} s`);
+  throw new PlainError(
+    `the demo's pushes were not all delivered within ${timeoutMs / 1000} s; ` +
+      '`npx push doctor` checks MySQL, Redis and the trigger',
+  );
 }
