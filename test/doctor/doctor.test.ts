@@ -1,6 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -19,6 +16,8 @@ import { startStubSinger, type StubSinger } from '../../src/singer/stub-singer.j
 import { startRdsLikeMariaDb, type RdsLikeServer } from '../support/rds-like-mariadb.js';
 import { testRedisUrl } from '../support/test-database.js';
 import { runCli } from '../support/run-cli.js';
+import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
+import { findFreePort } from '../../bench/local-process.js';
 
 interface DoctorJson {
   ok: boolean;
@@ -69,7 +68,7 @@ describe('push doctor against a least-privilege account on a server with binary 
     [server, singer, evictingRedis] = await Promise.all([
       startRdsLikeMariaDb(),
       startStubSinger(),
-      startPrivateRedis('allkeys-lru'),
+      startPrivateRedis({ maxmemoryPolicy: 'allkeys-lru' }),
     ]);
     // What an operator does on RDS: the parameter group says trust = 1, then migrate.
     await server.setTrustFunctionCreators(true);
@@ -85,7 +84,7 @@ describe('push doctor against a least-privilege account on a server with binary 
   });
 
   afterAll(async () => {
-    await Promise.allSettled([server?.stop(), singer?.close(), evictingRedis?.stop()]);
+    await Promise.allSettled([server?.stop(), singer?.close(), evictingRedis?.destroy()]);
   });
 
   it('is ok with log_bin_trust_function_creators=1, and says no REPLICATION grant is needed', async () => {
@@ -267,73 +266,4 @@ async function asApp(server: RdsLikeServer, statements: string[]): Promise<void>
   } finally {
     await connection.end();
   }
-}
-
-interface PrivateRedis {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** A throwaway redis-server with the given maxmemory-policy, so the shared Redis is left alone. */
-async function startPrivateRedis(policy: string): Promise<PrivateRedis> {
-  const port = await findFreePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--maxmemory-policy',
-      policy,
-    ],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const redis = new Redis(url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    redis.on('error', () => {});
-    try {
-      await redis.connect();
-      await redis.ping();
-      break;
-    } catch (err) {
-      if (Date.now() > deadline || child.exitCode !== null) {
-        child.kill('SIGKILL');
-        throw new Error(`redis-server on port ${port} did not start`, { cause: err });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      redis.disconnect();
-    }
-  }
-  return {
-    url,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }

@@ -25,7 +25,9 @@ export interface PrivateRedis {
   destroy(): Promise<void>;
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis({
+  maxmemoryPolicy = 'noeviction',
+}: { maxmemoryPolicy?: string } = {}): Promise<PrivateRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'push-redis-'));
   const port = await findFreePort();
   const url = `redis://127.0.0.1:${port}`;
@@ -54,7 +56,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
         '--logfile',
         join(dir, 'redis.log'),
         '--maxmemory-policy',
-        'noeviction',
+        maxmemoryPolicy,
         '--protected-mode',
         'no',
       ],
