@@ -51,7 +51,12 @@ const schema = z.object({
   ROLES: z
     .string()
     .default('poller,worker,http')
-    .transform((v) => v.split(',').map((r) => r.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(ROLES)).min(1, 'must name at least one of poller, worker, http')),
   // 10 ms: commit→Singer p50 ≈ 12 ms at 500 events/s on 2 cores (20 ms gave ≈ 19 ms, 5 ms
   // ≈ 8 ms for +20% CPU per event); an idle poll costs one read. docs/BENCHMARKS.md.
@@ -93,7 +98,10 @@ function parseColumnMap(value: string, ctx: z.RefinementCtx): OrderColumns {
     status_reason: 'statusReason',
   };
   const columns = { ...DEFAULT_ORDER_COLUMNS };
-  for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [from, to] = pair.split('=').map((p) => p.trim());
     const key = from ? byColumn[from] : undefined;
     if (!key || !to || !/^[A-Za-z_][A-Za-z0-9_$]{0,63}$/.test(to)) {

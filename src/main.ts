@@ -22,7 +22,7 @@ import { startAttemptRecorder } from './delivery/attempt-recorder.js';
 import { mountDashboard } from './http/dashboard.js';
 import { closeServer, createHttpApp, listen, type ReadinessCheck } from './http/http-server.js';
 import { createMetrics, mountMetrics } from './http/metrics.js';
-import { startPollLoop, type PollLoop } from './outbox/poll-loop.js';
+import { startPollLoop } from './outbox/poll-loop.js';
 import { startRetentionLoop } from './outbox/retention.js';
 import type { CrashPoint } from './config.js';
 import { createPushRenderer } from './render/render-push.js';
@@ -92,7 +92,6 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       httpUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
 
-    let worker: Worker | undefined;
     if (config.roles.has('worker')) {
       const workerRedis = connectRedis(config.redisUrl, 'blocking');
       const turnsRedis = connectRedis(config.redisUrl, 'blocking', { autoPipelining: true });
@@ -108,7 +107,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         () => workerRedis.quit(),
         () => turnsRedis.quit(),
       );
-      const activeWorker = startDeliveryWorker(
+      const worker = startDeliveryWorker(
         {
           redis: workerRedis,
           turns: turnsRedis,
@@ -133,17 +132,15 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           lockDurationMs: config.workerLockMs,
         },
       );
-      worker = activeWorker;
-      cleanups.push(() => closeWorkerWithin(activeWorker, config.shutdownGraceMs, logger));
+      cleanups.push(() => closeWorkerWithin(worker, config.shutdownGraceMs, logger));
       checks.push({
         name: 'worker',
-        check: async () => (activeWorker.isRunning() ? undefined : 'worker is not running'),
+        check: async () => (worker.isRunning() ? undefined : 'worker is not running'),
       });
     }
 
-    let pollLoop: PollLoop | undefined;
     if (config.roles.has('poller')) {
-      pollLoop = startPollLoop(
+      const loop = startPollLoop(
         {
           knex,
           catalog,
@@ -158,7 +155,6 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           errorBackoffMaxMs: config.pollErrorBackoffMaxMs,
         },
       );
-      const loop = pollLoop;
       cleanups.push(() => loop.stop());
       // Retention belongs to the poller role: one place deletes what the pollers are done with.
       const retention = startRetentionLoop({
@@ -179,7 +175,6 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         roles: [...config.roles],
         queuePrefix: config.queuePrefix,
         httpUrl,
-        worker: Boolean(worker),
       },
       'push service started',
     );

@@ -39,7 +39,10 @@ export function startAttemptRecorder(
       try {
         await knex(ATTEMPTS_TABLE).insert(batch);
       } catch (err) {
-        logger.warn({ err, buffered: buffer.length }, 'could not write the delivery trace; will retry');
+        logger.warn(
+          { err, buffered: buffer.length },
+          'could not write the delivery trace; will retry',
+        );
         return;
       }
       buffer = buffer.slice(batch.length);

@@ -18,7 +18,12 @@ import type { NurseLookup } from './nurse-lookup.js';
 import { operationsRecord } from './operations-record.js';
 import { parsePushJob } from './parse-push-job.js';
 import { currentTurn, dropTurn, endTurn } from './order-turns.js';
-import { BACKOFF_TYPE, DELIVERY_QUEUE, type DeadLetterQueue, type DeliveryQueue } from './queues.js';
+import {
+  BACKOFF_TYPE,
+  DELIVERY_QUEUE,
+  type DeadLetterQueue,
+  type DeliveryQueue,
+} from './queues.js';
 
 /** What happened to one attempt; metrics and the delivery trace listen to these. */
 export interface AttemptOutcome {
@@ -147,7 +152,10 @@ async function deliver(
     if (!permanent && attempt < attempts) {
       // Singer unavailable, or MySQL down while looking up the nurse: BullMQ retries.
       deps.onAttempt?.({ push, attempt, outcome: 'retry', singerStatus, error: message });
-      deps.logger.warn({ key: push.idempotencyKey, singerStatus }, `${context}: ${message}; will retry`);
+      deps.logger.warn(
+        { key: push.idempotencyKey, singerStatus },
+        `${context}: ${message}; will retry`,
+      );
       throw err;
     }
     const why =
@@ -186,7 +194,12 @@ async function giveUp(
   await deadLetter(deps, job, reason, attempt, singerStatus, (err as { body?: string })?.body);
   deps.onAttempt?.({ push: job.data, attempt, outcome: 'dead', singerStatus, error: reason });
   deps.logger.error(
-    { key: job.data.idempotencyKey, eventId: job.data.event.eventId, orderId: job.data.event.orderId, singerStatus },
+    {
+      key: job.data.idempotencyKey,
+      eventId: job.data.event.eventId,
+      orderId: job.data.event.orderId,
+      singerStatus,
+    },
     `push dead-lettered: ${reason}`,
   );
 }

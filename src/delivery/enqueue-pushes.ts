@@ -18,6 +18,10 @@ export async function enqueuePushes(
   if (pushes.length === 0) return;
   await addTurns(redis, prefix, pushes);
   await queue.addBulk(
-    pushes.map((push) => ({ name: push.scenario, data: push, opts: { jobId: push.idempotencyKey } })),
+    pushes.map((push) => ({
+      name: push.scenario,
+      data: push,
+      opts: { jobId: push.idempotencyKey },
+    })),
   );
 }

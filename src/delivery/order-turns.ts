@@ -19,7 +19,11 @@ export async function addTurns(redis: Redis, prefix: string, pushes: PushJob[]):
   if (pushes.length === 0) return;
   const pipeline = redis.pipeline();
   for (const push of pushes) {
-    pipeline.zadd(orderTurnKey(prefix, push.event.orderId), push.event.eventId, push.idempotencyKey);
+    pipeline.zadd(
+      orderTurnKey(prefix, push.event.orderId),
+      push.event.eventId,
+      push.idempotencyKey,
+    );
   }
   const results = await pipeline.exec();
   const failed = results?.find(([err]) => err);

@@ -19,7 +19,11 @@ const pushJobSchema = z.object({
   channel: z.enum(['wechat', 'app']),
   recipient: z.union([
     z.object({ role: z.literal('nurse'), pool: z.literal(true) }),
-    z.object({ role: z.enum(['patient', 'nurse']), id: z.string().nullable(), pool: z.literal(false).optional() }),
+    z.object({
+      role: z.enum(['patient', 'nurse']),
+      id: z.string().nullable(),
+      pool: z.literal(false).optional(),
+    }),
   ]),
   event: z.object({
     eventId: id,

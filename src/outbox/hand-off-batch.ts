@@ -39,7 +39,10 @@ export async function handOffBatch(deps: HandOffDeps, batchSize: number): Promis
       deps.checkpoint?.('claimed');
       const { ready, deferred } = await deferOutOfOrder(trx, claimed);
       if (deferred.length > 0) {
-        deps.logger.debug({ deferred: deferred.length }, 'left events behind an earlier event of their order');
+        deps.logger.debug(
+          { deferred: deferred.length },
+          'left events behind an earlier event of their order',
+        );
       }
       const pushes: PushJob[] = [];
       for (const event of ready) {
@@ -47,7 +50,11 @@ export async function handOffBatch(deps: HandOffDeps, batchSize: number): Promis
         if (match.unknownStatuses.length > 0) {
           // Not an error of the pipeline (SPEC §4): recorded, matched by no rule, passed over.
           deps.logger.info(
-            { eventId: event.eventId, orderId: event.orderId, unknownStatuses: match.unknownStatuses },
+            {
+              eventId: event.eventId,
+              orderId: event.orderId,
+              unknownStatuses: match.unknownStatuses,
+            },
             'event has an unknown status and matches no rule',
           );
         }
