@@ -16,6 +16,7 @@ import {
   insertSampleNurses,
 } from '../../src/demo/order-service-schema.js';
 import { createLogger } from '../../src/logger.js';
+import type { Logger } from 'pino';
 import { startService, type Service } from '../../src/main.js';
 import {
   startStubSinger,
@@ -38,6 +39,8 @@ export interface PipelineOptions {
   respond?: StubResponder;
   /** Extra or overriding environment for loadConfig(). SINGER_TOKEN also arms the stub. */
   env?: Record<string, string>;
+  /** Where the service logs; default nowhere. */
+  logger?: Logger;
 }
 
 export interface NewOrder {
@@ -140,7 +143,9 @@ export async function startPipeline(
     });
     await migrateLatest(knex, migrationContextOf(config));
 
-    const service = await startService(config, { logger: createLogger('silent') });
+    const service = await startService(config, {
+      logger: options.logger ?? createLogger('silent'),
+    });
     cleanups.push(() => service.stop());
 
     let replayRedis: Redis | undefined;
