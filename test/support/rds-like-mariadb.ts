@@ -6,15 +6,9 @@
 //
 // Locally (CI) it is a throwaway mariadbd on a free port with its datadir under the temp dir;
 // on a laptop without MariaDB binaries but with Docker, a mysql:8.0 container.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
-import { findExecutable, findFreePort, stopProcess } from '../../bench/local-process.js';
+import { findMariaDbBinaries, startLocalMariaDb } from '../../bench/local-mariadb.js';
 
 export interface RdsLikeServer {
   host: string;
@@ -41,122 +35,55 @@ const APP_GRANTS =
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
 
-const execFileAsync = promisify(execFile);
-
 export async function startRdsLikeMariaDb(): Promise<RdsLikeServer> {
-  const mariadbd = await findExecutable('mariadbd');
-  const installDb = await findExecutable('mariadb-install-db');
-  if (mariadbd && installDb) return startLocalServer(mariadbd, installDb);
+  const binaries = await findMariaDbBinaries();
+  if (!('missing' in binaries)) return startLocalServer();
 
   const dockerProblem = await findDockerProblem();
   if (dockerProblem === undefined) return startContainer();
   throw new Error(
     [
       'The RDS-like test server needs either the MariaDB server binaries or a Docker engine:',
-      `  - ${[!mariadbd && 'mariadbd', !installDb && 'mariadb-install-db'].filter(Boolean).join(' and ')} not found on PATH (apt-get install -y mariadb-server), and`,
+      `  - ${binaries.missing.join(' and ')} not found on PATH (apt-get install -y mariadb-server), and`,
       `  - no Docker engine answers (${dockerProblem}).`,
     ].join('\n'),
   );
 }
 
-async function startLocalServer(mariadbd: string, installDb: string): Promise<RdsLikeServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'push-rds-'));
-  const datadir = join(dir, 'data');
-  const errorLog = join(dir, 'error.log');
-  // mariadbd refuses to run as root unless told to, and CI runs as root.
-  const asRoot = process.getuid?.() === 0 ? ['--user=root'] : [];
-  // Small InnoDB files: dozens of these may start in one CI run, each with its own datadir.
-  const innodbSizes = ['--innodb-log-file-size=8M', '--innodb-buffer-pool-size=32M'];
+async function startLocalServer(): Promise<RdsLikeServer> {
+  const server = await startLocalMariaDb({
+    label: 'push-rds-',
+    // Small InnoDB files: dozens of these may start in one CI run, each with its own datadir.
+    innodbArgs: ['--innodb-log-file-size=8M', '--innodb-buffer-pool-size=32M'],
+    serverArgs: [
+      '--log-bin-trust-function-creators=0',
+      '--innodb-flush-log-at-trx-commit=2',
+      '--sync-binlog=0',
+    ],
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    stopGraceMs: STOP_GRACE_MS,
+  });
+  const password = randomBytes(12).toString('hex');
   try {
-    await execFileAsync(
-      installDb,
-      [
-        '--no-defaults',
-        `--datadir=${datadir}`,
-        '--auth-root-authentication-method=normal',
-        '--skip-test-db',
-        ...asRoot,
-        ...innodbSizes,
-      ],
-      { timeout: 60_000 },
-    );
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(`mariadb-install-db failed: ${outputOf(error)}`, { cause: error });
-  }
-
-  let lastError: unknown;
-  // A free port can be taken between choosing it and binding it; try a few.
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await findFreePort();
-    const child = spawn(
-      mariadbd,
-      [
-        '--no-defaults',
-        `--datadir=${datadir}`,
-        `--port=${port}`,
-        '--bind-address=127.0.0.1',
-        `--socket=${join(dir, 'mysqld.sock')}`,
-        `--pid-file=${join(dir, 'mysqld.pid')}`,
-        `--log-error=${errorLog}`,
-        `--tmpdir=${dir}`,
-        `--log-bin=${join(datadir, 'binlog')}`,
-        '--server-id=1',
-        '--log-bin-trust-function-creators=0',
-        '--skip-name-resolve',
-        '--character-set-server=utf8mb4',
-        '--collation-server=utf8mb4_unicode_ci',
-        '--performance-schema=OFF',
-        '--innodb-flush-log-at-trx-commit=2',
-        '--sync-binlog=0',
-        ...innodbSizes,
-        ...asRoot,
-      ],
-      { stdio: 'ignore' },
-    );
-    const killOnExit = () => {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    };
-    process.once('exit', killOnExit);
-    const rootUrl = `mysql://root@127.0.0.1:${port}/`;
-    try {
-      await waitUntilReady(rootUrl, child, errorLog);
-    } catch (error) {
-      lastError = error;
-      process.off('exit', killOnExit);
-      await stopProcess(child, STOP_GRACE_MS);
-      if (/address already in use|bind on tcp\/ip port/i.test(await tail(errorLog))) continue;
-      await rm(dir, { recursive: true, force: true });
-      throw error;
-    }
-
-    const password = randomBytes(12).toString('hex');
-    await runAsRoot(rootUrl, [
+    await runAsRoot(server.rootUrl, [
       `CREATE DATABASE ${DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
       `CREATE USER '${APP_USER}'@'%' IDENTIFIED BY '${password}'`,
       `GRANT ${APP_GRANTS} ON ${DATABASE}.* TO '${APP_USER}'@'%'`,
     ]);
-    let stopped = false;
-    return {
-      host: '127.0.0.1',
-      port,
-      rootUrl: `mysql://root@127.0.0.1:${port}/${DATABASE}`,
-      appUrl: `mysql://${APP_USER}:${password}@127.0.0.1:${port}/${DATABASE}`,
-      database: DATABASE,
-      appUser: APP_USER,
-      setTrustFunctionCreators: (on) => setTrust(rootUrl, on),
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        process.off('exit', killOnExit);
-        await stopProcess(child, STOP_GRACE_MS);
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
+  } catch (error) {
+    await server.stop();
+    throw error;
   }
-  await rm(dir, { recursive: true, force: true });
-  throw new Error('mariadbd could not bind a free port in 3 attempts', { cause: lastError });
+  return {
+    host: '127.0.0.1',
+    port: server.port,
+    rootUrl: `mysql://root@127.0.0.1:${server.port}/${DATABASE}`,
+    appUrl: `mysql://${APP_USER}:${password}@127.0.0.1:${server.port}/${DATABASE}`,
+    database: DATABASE,
+    appUser: APP_USER,
+    setTrustFunctionCreators: (on) => setTrust(server.rootUrl, on),
+    stop: () => server.stop(),
+  };
 }
 
 async function startContainer(): Promise<RdsLikeServer> {
@@ -211,37 +138,6 @@ async function runAsRoot(rootUrl: string, statements: string[]): Promise<void> {
   }
 }
 
-async function waitUntilReady(rootUrl: string, child: ChildProcess, errorLog: string) {
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let lastError: unknown;
-  while (Date.now() < deadline && !exited) {
-    try {
-      const connection = await createConnection({ uri: rootUrl, connectTimeout: 1_000 });
-      await connection.end();
-      return;
-    } catch (error) {
-      lastError = error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  const why = exited
-    ? 'exited during start-up'
-    : `did not accept connections in ${READY_TIMEOUT_MS / 1000} s`;
-  throw new Error(`mariadbd ${why}. Last lines of ${errorLog}:\n${await tail(errorLog)}`, {
-    cause: lastError,
-  });
-}
-
-async function tail(file: string, lines = 30): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no error log)';
-  }
-}
-
 async function findDockerProblem(): Promise<string | undefined> {
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
@@ -250,13 +146,4 @@ async function findDockerProblem(): Promise<string | undefined> {
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
-}
-
-function outputOf(error: unknown): string {
-  const { stdout, stderr, message } = error as {
-    stdout?: string;
-    stderr?: string;
-    message?: string;
-  };
-  return [message, stderr, stdout].filter(Boolean).join('\n');
 }
