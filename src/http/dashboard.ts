@@ -42,9 +42,14 @@ function basicAuth(credentials: { user: string; password: string }) {
   };
 }
 
-function loopbackOnly(req: Request, res: Response, next: NextFunction) {
-  const address = req.socket.remoteAddress ?? '';
-  if (address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1') return next();
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 (`::ffff:127.0.0.1`). */
+export function isLoopbackAddress(address: string): boolean {
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+export function loopbackOnly(req: Request, res: Response, next: NextFunction): void {
+  if (isLoopbackAddress(req.socket.remoteAddress ?? '')) return next();
   res
     .status(403)
     .send(
