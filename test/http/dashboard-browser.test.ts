@@ -174,8 +174,8 @@ describe('the dashboard behind basic auth', () => {
 
 // Without DASHBOARD_USER/DASHBOARD_PASSWORD the dashboard answers loopback clients (127.0.0.1,
 // ::1) and refuses every other client with 403, so a forgotten setting never shows the queues
-// (and the pushes' contents) to the network. Loopback is
-// asked over a real socket, the refusal on the guard itself.
+// (and the pushes' contents) to the network. Loopback is asked over a real socket, the
+// refusal on the guard itself.
 describe('the dashboard without credentials configured', () => {
   let pipeline: Pipeline;
 
