@@ -4,25 +4,12 @@ import { matchEvent } from '../../src/scenarios/match-event.js';
 import { createPushRenderer } from '../../src/render/render-push.js';
 import { RenderError } from '../../src/render/render-error.js';
 import type { OrderEvent, PushJob } from '../../src/scenarios/types.js';
+import { sampleEvent as event } from '../support/sample-event.js';
 
 const catalog = loadScenarioCatalog();
 const orderDetailUrl = 'https://m.example.com/orders/{{orderId}}';
 const renderer = createPushRenderer(catalog, { orderDetailUrl });
 const wangFang = { id: '7', name: '王芳' };
-
-function event(fromStatus: string, toStatus: string, toReason: string | null = null): OrderEvent {
-  return {
-    eventId: '456',
-    orderId: '123',
-    patientId: '98',
-    nurseId: '7',
-    fromStatus,
-    toStatus,
-    fromReason: null,
-    toReason,
-    occurredAt: '2024-05-01T08:00:00.000Z',
-  };
-}
 
 /** The one push an event fires; fails the test if it fires none or several. */
 function onlyPush(e: OrderEvent, from: ScenarioCatalog = catalog): PushJob {

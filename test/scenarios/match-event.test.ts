@@ -1,23 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
 import { matchEvent } from '../../src/scenarios/match-event.js';
-import type { OrderEvent } from '../../src/scenarios/types.js';
+import { sampleEvent as event } from '../support/sample-event.js';
 
 const catalog = loadScenarioCatalog();
-
-function event(fromStatus: string | null, toStatus: string, toReason: string | null = null) {
-  return {
-    eventId: '456',
-    orderId: '123',
-    patientId: '98',
-    nurseId: '7',
-    fromStatus,
-    toStatus,
-    fromReason: null,
-    toReason,
-    occurredAt: '2024-05-01T08:00:00.000Z',
-  } satisfies OrderEvent;
-}
 
 const patient = { role: 'patient', id: '98' };
 const nurse = { role: 'nurse', id: '7' };

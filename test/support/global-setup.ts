@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import type { TestProject } from 'vitest/node';
 import { buildCliIfStale } from './build-cli.js';
+import { findDockerProblem } from './docker-engine.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -83,17 +84,6 @@ async function locateServers(): Promise<TestServers> {
 
 const EXAMPLE_COMMAND =
   'TEST_DATABASE_URL=mysql://root@127.0.0.1:3306/test TEST_REDIS_URL=redis://127.0.0.1:6379 npm test';
-
-/** undefined when a Docker engine answers, otherwise why not. */
-async function findDockerProblem(): Promise<string | undefined> {
-  try {
-    const { getContainerRuntimeClient } = await import('testcontainers');
-    await getContainerRuntimeClient();
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
 
 async function startContainers(): Promise<TestServers> {
   const { MySqlContainer } = await import('@testcontainers/mysql');

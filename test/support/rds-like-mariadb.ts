@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
 import { findMariaDbBinaries, startLocalMariaDb } from '../../bench/local-mariadb.js';
+import { findDockerProblem } from './docker-engine.js';
 
 export interface RdsLikeServer {
   host: string;
@@ -135,15 +136,5 @@ async function runAsRoot(rootUrl: string, statements: string[]): Promise<void> {
     for (const statement of statements) await connection.query(statement);
   } finally {
     await connection.end();
-  }
-}
-
-async function findDockerProblem(): Promise<string | undefined> {
-  try {
-    const { getContainerRuntimeClient } = await import('testcontainers');
-    await getContainerRuntimeClient();
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
   }
 }
