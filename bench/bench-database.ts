@@ -28,7 +28,10 @@ export interface BenchDatabase {
   drop(): Promise<void>;
 }
 
-const CONTEXT = migrationContextOf({ ordersTable: 'orders', orderColumns: DEFAULT_ORDER_COLUMNS });
+export const CONTEXT = migrationContextOf({
+  ordersTable: 'orders',
+  orderColumns: DEFAULT_ORDER_COLUMNS,
+});
 
 const INITIAL_STATUSES = ['AWAITING_SERVICE', 'IN_SERVICE', 'PAYING', 'AWAITING_ACCEPT'] as const;
 

@@ -42,6 +42,8 @@ export interface LatencyRun {
   undeliveredSlopePerS: number;
   lagGrows: boolean;
   cpuUsPerEvent: number;
+  /** The same per process, in start order (push-2p: the poller, then the worker). */
+  cpuUsPerEventByProcess: number[];
   dbCpuUsPerEvent: number;
   redisCpuUsPerEvent: number;
   maxScheduleSlipMs: number;
@@ -79,6 +81,7 @@ export async function measureLatency(
     let committed = 0;
     const loadFirstId = firstId + warmCount;
     const cpuBefore = running.cpuMs();
+    const perPidBefore = running.pids.map((pid) => processCpuMs(pid));
     const dbCpuBefore = processCpuMs(setup.serverPids.mariadb);
     const redisCpuBefore = redisCpuMs(setup);
     const stopSampling = sampleEvery(250, async () => {
@@ -104,6 +107,7 @@ export async function measureLatency(
     await stopSampling();
     await stub.waitFor(count, 30_000);
     const cpu = running.cpuMs() - cpuBefore;
+    const perPid = running.pids.map((pid, i) => processCpuMs(pid) - perPidBefore[i]!);
     const dbCpu = processCpuMs(setup.serverPids.mariadb) - dbCpuBefore;
     const redisCpu = redisCpuMs(setup) - redisCpuBefore;
     const receipts = await stub.receipts();
@@ -150,6 +154,9 @@ export async function measureLatency(
       // Steady means the queue of undelivered pushes does not trend up by more than 1% of the rate.
       lagGrows: undeliveredSlopePerS > ratePerSecond * 0.01,
       cpuUsPerEvent: (cpu * 1000) / Math.max(receipts.orderIds.length, 1),
+      cpuUsPerEventByProcess: perPid.map(
+        (ms) => (ms * 1000) / Math.max(receipts.orderIds.length, 1),
+      ),
       dbCpuUsPerEvent: (dbCpu * 1000) / Math.max(receipts.orderIds.length, 1),
       redisCpuUsPerEvent: (redisCpu * 1000) / Math.max(receipts.orderIds.length, 1),
       maxScheduleSlipMs: load.maxScheduleSlipMs,

@@ -80,6 +80,7 @@ export function formatReport(report: BenchReport): string {
         'with/without',
         'cost',
         'empty trigger costs',
+        'inert trigger costs',
       ],
       summary.triggerCost.map((t) => [
         t.server,
@@ -90,6 +91,7 @@ export function formatReport(report: BenchReport): string {
         `${format(t.ratio)}×`,
         `${format(t.costPercent)}%`,
         `${format(t.emptyTriggerCostPercent)}%`,
+        `${format(t.inertTriggerCostPercent)}%`,
       ]),
     );
   }

@@ -149,7 +149,8 @@ try {
             `latency ${pipeline} run ${run + 1}: p50 ${result.p50Ms.toFixed(1)} p99 ${result.p99Ms.toFixed(1)} ` +
               `(in BullMQ p50 ${result.handOffP50Ms.toFixed(0)} p99 ${result.handOffP99Ms.toFixed(0)}) ` +
               `max ${result.maxMs.toFixed(1)} ms at ${Math.round(result.achievedRate)}/s, ` +
-              `${Math.round(result.cpuUsPerEvent)} µs CPU/event, lost ${result.missing}`,
+              `${Math.round(result.cpuUsPerEvent)} µs CPU/event ` +
+              `(${result.cpuUsPerEventByProcess.map(Math.round).join(' + ')}), lost ${result.missing}`,
           );
         }
       }

@@ -20,6 +20,11 @@ export interface TriggerCostFigure {
   costPercent: number;
   /** Throughput lost to an empty trigger: the floor of any trigger on this server. */
   emptyTriggerCostPercent: number;
+  /**
+   * Throughput lost to push's trigger when it writes nothing: the empty trigger's cost plus
+   * opening and locking order_events for every UPDATE (MySQL prelocks a trigger's tables).
+   */
+  inertTriggerCostPercent: number;
 }
 
 export interface DrainFigure {
@@ -112,6 +117,7 @@ export function summarize(
           ratio,
           costPercent: (1 - ratio) * 100,
           emptyTriggerCostPercent: (1 - of('empty') / withoutTrigger) * 100,
+          inertTriggerCostPercent: (1 - of('inert') / withoutTrigger) * 100,
         });
       }
     }

@@ -5,26 +5,32 @@
  * trigger only compares). Each connection sends single-row autocommit UPDATEs on random
  * orders as fast as the server answers.
  *
- * Identical databases on the same server — one with push's trigger, one without any, and
- * one with an empty trigger (`BEGIN END`: what MySQL charges for having a trigger at all,
- * the floor no trigger body can go below) — are measured in alternating half-second
- * slices, so that the noise of a shared machine falls on all of them alike instead of on
+ * Identical databases on the same server are measured in alternating half-second slices:
+ * one with push's trigger, one without any, one with an empty trigger (`BEGIN END`: what
+ * MySQL charges for having a trigger at all, the floor no trigger body can go below), and
+ * one with an inert trigger — push's, whose condition never holds. MySQL opens and locks
+ * every table a trigger *could* write before the UPDATE runs ("prelocking"), so the inert
+ * trigger costs what push's costs an update that writes no outbox row, and the gap
+ * between it and the empty one is the price of naming `order_events` at all. Slices
+ * alternate so that the noise of a shared machine falls on all of them alike instead of on
  * whichever ran last.
  */
 import { createConnection, type Connection } from 'mysql2/promise';
 import {
   clearPushTables,
   createBenchDatabase,
+  CONTEXT,
   insertOrders,
   setTrigger,
   type BenchDatabase,
 } from './bench-database.js';
 import { monotonicMs } from './clock.js';
+import { TRIGGER_NAME, triggerSql } from '../migrations/20261126_002_order_triggers.js';
 
 export type UpdateKind = 'status' | 'other';
-/** push's trigger, no trigger, or a trigger that does nothing. */
-export type TriggerVariant = 'push' | 'none' | 'empty';
-const VARIANTS: readonly TriggerVariant[] = ['push', 'none', 'empty'];
+/** push's trigger, no trigger, a trigger that does nothing, push's never writing. */
+export type TriggerVariant = 'push' | 'none' | 'empty' | 'inert';
+const VARIANTS: readonly TriggerVariant[] = ['push', 'none', 'empty', 'inert'];
 
 export interface TriggerCostRun {
   kind: UpdateKind;
@@ -69,6 +75,7 @@ export async function measureTriggerCost(
         await db.knex.raw(
           'CREATE TRIGGER bench_empty_trigger AFTER UPDATE ON orders FOR EACH ROW BEGIN END',
         );
+      if (trigger === 'inert') await db.knex.raw(inertTriggerSql());
       side.ids = await insertOrders(db.knex, settings.orders);
       side.connections = await Promise.all(
         Array.from({ length: MAX_CONNECTIONS }, () => createConnection({ uri: db.url })),
@@ -130,4 +137,11 @@ async function hammer(side: Side, count: number, sql: string, seconds: number): 
     }),
   );
   return completed;
+}
+
+/** push's trigger with a condition that never holds (an order's id is never NULL). */
+function inertTriggerSql(): string {
+  return triggerSql(CONTEXT)
+    .replace(TRIGGER_NAME, 'bench_inert_trigger')
+    .replace(/\bIF\b[\s\S]*?\bTHEN\b/, 'IF NEW.`id` IS NULL THEN');
 }

@@ -5,9 +5,9 @@
  * again for the next claim). No watermark on the id: ids commit out of order, so a row
  * with a smaller id may appear after larger ones have been handed off.
  */
-import type { Knex } from 'knex';
 import { OUTBOX_TABLE } from '../db/migration-context.js';
 import type { OrderEvent } from '../scenarios/types.js';
+import type { ClaimConnection } from './claim-connection.js';
 
 /** An order_events row as mysql2 returns it (ids are strings with bigNumberStrings). */
 export interface OutboxRow {
@@ -30,8 +30,14 @@ export const CLAIM_SQL = `SELECT id, order_id, patient_id, nurse_id, from_status
       LIMIT ?
         FOR UPDATE SKIP LOCKED`;
 
-export async function claimBatch(trx: Knex.Transaction, limit: number): Promise<OrderEvent[]> {
-  const [rows] = (await trx.raw(CLAIM_SQL, [limit])) as [OutboxRow[]];
+/**
+ * Opens a transaction and claims in it, in one round trip; the rows stay locked until the
+ * caller commits (markHandedOffAndCommit) or rolls back.
+ */
+export async function claimBatch(sql: ClaimConnection, limit: number): Promise<OrderEvent[]> {
+  const [, rows] = await sql.query<[unknown, OutboxRow[]]>(`START TRANSACTION; ${CLAIM_SQL}`, [
+    limit,
+  ]);
   return rows.map(toOrderEvent);
 }
 

@@ -8,21 +8,21 @@
  * those before it go. With one poller this never defers anything. One query per batch, on
  * order_events_by_order.
  */
-import type { Knex } from 'knex';
 import { OUTBOX_TABLE } from '../db/migration-context.js';
 import type { OrderEvent } from '../scenarios/types.js';
+import type { ClaimConnection } from './claim-connection.js';
 
 export async function deferOutOfOrder(
-  trx: Knex.Transaction,
+  sql: ClaimConnection,
   events: OrderEvent[],
 ): Promise<{ ready: OrderEvent[]; deferred: OrderEvent[] }> {
   if (events.length === 0) return { ready: [], deferred: [] };
   const orderIds = [...new Set(events.map((e) => e.orderId))];
   const claimedIds = events.map((e) => e.eventId);
-  const [rows] = (await trx.raw(firstUnclaimedSql(orderIds.length, claimedIds.length), [
-    ...orderIds,
-    ...claimedIds,
-  ])) as [{ order_id: string; first_id: string }[]];
+  const rows = await sql.query<{ order_id: string; first_id: string }[]>(
+    firstUnclaimedSql(orderIds.length, claimedIds.length),
+    [...orderIds, ...claimedIds],
+  );
   // Per order: the first event still waiting that another claim holds or nobody claimed yet.
   const firstElsewhere = new Map(rows.map((row) => [String(row.order_id), BigInt(row.first_id)]));
   const ready: OrderEvent[] = [];

@@ -6,7 +6,9 @@
  * and opens a claim transaction only if so. When MySQL or Redis fails, it logs, backs off up to `errorBackoffMaxMs`, and
  * tries again — it never exits on its own, and it resumes by itself when they return.
  */
+import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { openClaimConnection } from './claim-connection.js';
 import { handOffBatch, type HandOffDeps, type HandOffResult } from './hand-off-batch.js';
 import { hasUnclaimedEvents } from './has-unclaimed.js';
 
@@ -25,9 +27,16 @@ export interface PollLoop {
 }
 
 export function startPollLoop(
-  deps: HandOffDeps & { logger: Logger; onCycle?: (result: HandOffResult) => void },
+  options: Omit<HandOffDeps, 'claims'> & {
+    /** The poller opens its own connection with this knex's settings. */
+    knex: Knex;
+    logger: Logger;
+    onCycle?: (result: HandOffResult) => void;
+  },
   settings: PollLoopSettings,
 ): PollLoop {
+  const claims = openClaimConnection(options.knex);
+  const deps = { ...options, claims };
   let state: 'running' | 'stopping' = 'running';
   let healthy = false;
   let lastError: string | undefined;
@@ -40,7 +49,7 @@ export function startPollLoop(
       let result: HandOffResult | undefined;
       try {
         result =
-          idle && !(await hasUnclaimedEvents(deps.knex))
+          idle && !(await hasUnclaimedEvents(claims))
             ? { claimed: 0, handedOff: 0, pushes: 0 }
             : await handOffBatch(deps, settings.batchSize);
         if (!healthy && lastError) deps.logger.info('poller recovered');
@@ -78,6 +87,7 @@ export function startPollLoop(
       state = 'stopping';
       stopping.abort();
       await loop;
+      await claims.close();
     },
   };
 }

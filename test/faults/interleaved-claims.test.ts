@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/db/connect-database.js';
 import { createLogger } from '../../src/logger.js';
+import { openClaimConnection } from '../../src/outbox/claim-connection.js';
 import { handOffBatch } from '../../src/outbox/hand-off-batch.js';
 import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
 import type { PushJob } from '../../src/scenarios/types.js';
@@ -34,13 +35,14 @@ it('a poller holding an order’s events around one another poller holds hands o
   // Poller B, as its interleaved scan left it: holding the order's second event only.
   const pollerB = await scene.orderService.transaction({ isolationLevel: 'read committed' });
   const knex = connectDatabase(scene.db.url, 2);
+  const claims = openClaimConnection(knex);
   try {
     await pollerB.raw('SELECT id FROM order_events WHERE id = ? FOR UPDATE', [second]);
 
     // Poller A claims what it can: the first and the third.
     const enqueued: PushJob[] = [];
     const deps = {
-      knex,
+      claims,
       catalog: loadScenarioCatalog(),
       logger: createLogger('silent'),
       enqueue: async (pushes: PushJob[]) => void enqueued.push(...pushes),
@@ -56,6 +58,7 @@ it('a poller holding an order’s events around one another poller holds hands o
     expect(enqueued.map((push) => push.event.eventId)).toEqual([first, second, third]);
   } finally {
     if (!pollerB.isCompleted()) await pollerB.rollback();
+    await claims.close();
     await knex.destroy();
   }
 });

@@ -18,6 +18,7 @@ import { connectRedis } from '../../src/delivery/redis-connection.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
 import { createLogger } from '../../src/logger.js';
 import { claimBatch, toOrderEvent, type OutboxRow } from '../../src/outbox/claim-batch.js';
+import { openClaimConnection, type ClaimConnection } from '../../src/outbox/claim-connection.js';
 import { handOffBatch, type HandOffDeps } from '../../src/outbox/hand-off-batch.js';
 import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
 import { matchEvent } from '../../src/scenarios/match-event.js';
@@ -75,17 +76,19 @@ afterEach(async () => {
   await db.drop();
 });
 
-/** A poller process's own resources: a knex pool, a Redis connection, the delivery queue. */
-function openPoller(): { knex: Knex; redis: Redis; queue: DeliveryQueue } {
+/** A poller process's own resources: its claim connection, a Redis connection, the delivery queue. */
+function openPoller(): { claims: ClaimConnection; redis: Redis; queue: DeliveryQueue } {
   const knex = connectDatabase(db.url, 2);
+  const claims = openClaimConnection(knex);
   const redis = connectRedis(testRedisUrl(), 'fail-fast');
   const queue = openDeliveryQueue(redis, prefix, JOB_SETTINGS);
   cleanups.push(
     () => knex.destroy(),
+    () => claims.close(),
     async () => redis.disconnect(),
     () => queue.close(),
   );
-  return { knex, redis, queue };
+  return { claims, redis, queue };
 }
 
 /**
@@ -149,7 +152,7 @@ async function drain(deps: HandOffDeps, batchSize: number): Promise<number> {
     const result = await handOffBatch(deps, batchSize);
     deferred += result.claimed - result.handedOff;
     if (result.claimed > 0) continue;
-    if ((await unclaimedCount(deps.knex)) === 0) return deferred;
+    if ((await unclaimedCount(db.knex)) === 0) return deferred;
     await new Promise((resolve) => setImmediate(resolve));
   }
   throw new Error('the outbox did not drain within 10,000 cycles');
@@ -180,10 +183,10 @@ describe('concurrent pollers', () => {
     // events whose predecessors the other holds, the case per-order ordering must handle.
     const bothHoldAClaim = rendezvous(2);
     const pollers = ['A', 'B'].map((name) => {
-      const { knex, redis, queue } = openPoller();
+      const { claims, redis, queue } = openPoller();
       let firstCycle = true;
       const deps: HandOffDeps = {
-        knex,
+        claims,
         catalog,
         logger,
         enqueue: async (pushes) => {
@@ -231,9 +234,9 @@ describe('concurrent pollers', () => {
   it('leaves the rows unclaimed when enqueueing fails, and a later cycle hands them off', async () => {
     await recordBacklog(20, LIFE.slice(0, 3));
     const expected = await expectedPushKeys(db.knex);
-    const { knex, redis, queue } = openPoller();
+    const { claims, redis, queue } = openPoller();
     const deps = (enqueue: HandOffDeps['enqueue']): HandOffDeps => ({
-      knex,
+      claims,
       catalog,
       logger,
       enqueue,
@@ -248,7 +251,7 @@ describe('concurrent pollers', () => {
         100,
       ),
     ).rejects.toThrow('Redis is down');
-    expect(await unclaimedCount(knex)).toBe(expected.eventCount);
+    expect(await unclaimedCount(db.knex)).toBe(expected.eventCount);
     expect(await jobIdsIn(queue)).toEqual([]);
 
     // BullMQ took the jobs, then the poller failed before its commit (the crash window).
@@ -261,7 +264,7 @@ describe('concurrent pollers', () => {
         100,
       ),
     ).rejects.toThrow('lost the MySQL connection');
-    expect(await unclaimedCount(knex)).toBe(expected.eventCount);
+    expect(await unclaimedCount(db.knex)).toBe(expected.eventCount);
 
     const later = await handOffBatch(
       deps((pushes) => enqueuePushes(redis, prefix, queue, pushes)),
@@ -269,34 +272,32 @@ describe('concurrent pollers', () => {
     );
 
     expect(later).toMatchObject({ claimed: expected.eventCount, handedOff: expected.eventCount });
-    expect(await unclaimedCount(knex)).toBe(0);
+    expect(await unclaimedCount(db.knex)).toBe(0);
     // Re-enqueueing the same events added nothing: one job per push, by job id.
     expect((await jobIdsIn(queue)).sort()).toEqual([...expected.keys].sort());
   });
 
   it('lets a second claimer take other rows at once while a first holds its claim open', async () => {
     await recordBacklog(30, LIFE.slice(0, 1));
-    const first = openPoller().knex;
-    const second = openPoller().knex;
+    const held = openPoller().claims;
+    const other = openPoller().claims;
     const allIds = (
       (await db.knex(OUTBOX_TABLE).orderBy('id').pluck('id')) as Array<string | number>
     ).map(String);
     expect(allIds).toHaveLength(30);
 
-    const held = await first.transaction({ isolationLevel: 'read committed' });
-    const other = await second.transaction({ isolationLevel: 'read committed' });
     try {
       const heldEvents = await claimBatch(held, 10);
       // Were the second claim to wait for the first's locks instead of skipping them, it
       // would fail with ER_LOCK_WAIT_TIMEOUT after a second rather than return rows.
-      await other.raw('SET SESSION innodb_lock_wait_timeout = 1');
+      await other.query('SET SESSION innodb_lock_wait_timeout = 1');
       const otherEvents = await claimBatch(other, 10);
 
       expect(heldEvents.map((e) => e.eventId)).toEqual(allIds.slice(0, 10));
       expect(otherEvents.map((e) => e.eventId)).toEqual(allIds.slice(10, 20));
     } finally {
-      await other.rollback();
-      await held.rollback();
+      await other.query('ROLLBACK');
+      await held.query('ROLLBACK');
     }
     // Rolled back, both claims are free again: nothing was handed off.
     expect(await unclaimedCount(db.knex)).toBe(30);

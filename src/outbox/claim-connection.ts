@@ -1,0 +1,91 @@
+/**
+ * The poller's own MySQL connection, outside knex's pool and query builder. A claim cycle
+ * is a few small statements run up to a hundred times a second, and at that rate knex's
+ * per-query work and the round trips themselves were most of the poller's CPU
+ * (docs/BENCHMARKS.md, tuning step 5). So this connection:
+ *
+ * - is READ COMMITTED for its whole session, set once, instead of a `SET TRANSACTION`
+ *   before every claim;
+ * - accepts several statements in one query, so that a cycle is three round trips:
+ *   `START TRANSACTION; SELECT … FOR UPDATE SKIP LOCKED`, the ordering check, and
+ *   `UPDATE …; COMMIT`. Only the poller's own SQL runs here, with values escaped by
+ *   mysql2, so multiple statements open no door to injection.
+ *
+ * A connection that fails is dropped (MySQL rolls back whatever it held) and the next
+ * query opens a new one, so a KILLed or restarted MySQL costs one failed cycle.
+ */
+import type { Knex } from 'knex';
+import mysql, { type Connection, type ConnectionOptions } from 'mysql2';
+
+export interface ClaimConnection {
+  query<T = unknown>(sql: string, values?: readonly unknown[]): Promise<T>;
+  /** Ends the open transaction, if any, releasing its claim. Never throws. */
+  rollback(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openClaimConnection(knex: Knex): ClaimConnection {
+  // The same host, account and options as the knex pool (connect-database.ts).
+  const settings = (knex.client as { connectionSettings: ConnectionOptions }).connectionSettings;
+  let current: Promise<Connection> | undefined;
+
+  function connection(): Promise<Connection> {
+    current ??= (async () => {
+      const raw = mysql.createConnection({ ...settings, multipleStatements: true });
+      // Without a listener, an error on an idle connection would end the process.
+      raw.on('error', () => {});
+      try {
+        await run(
+          raw,
+          "SET time_zone = '+00:00'; SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        );
+        return raw;
+      } catch (err) {
+        raw.destroy();
+        throw err;
+      }
+    })();
+    current.catch(() => (current = undefined));
+    return current;
+  }
+
+  async function drop(): Promise<void> {
+    const dropped = current;
+    current = undefined;
+    (await dropped?.catch(() => undefined))?.destroy();
+  }
+
+  async function query<T>(sql: string, values?: readonly unknown[]): Promise<T> {
+    const raw = await connection();
+    try {
+      return (await run(raw, sql, values)) as T;
+    } catch (err) {
+      // A statement MySQL refused leaves the session usable; a lost one does not.
+      if ((err as { fatal?: boolean }).fatal) await drop();
+      throw err;
+    }
+  }
+
+  return {
+    query,
+    async rollback() {
+      // If even the rollback fails, the session is in doubt: drop it, and MySQL releases
+      // the claim when it sees the connection gone.
+      await query('ROLLBACK').catch(() => drop());
+    },
+    async close() {
+      const closing = current;
+      current = undefined;
+      const raw = await closing?.catch(() => undefined);
+      if (raw) await new Promise<void>((resolve) => raw.end(() => resolve()));
+    },
+  };
+}
+
+function run(raw: Connection, sql: string, values?: readonly unknown[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    raw.query(sql, (values ?? []) as unknown[], (err, result) =>
+      err ? reject(err) : resolve(result),
+    );
+  });
+}
