@@ -58,8 +58,8 @@ const schema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.enum(ROLES)).min(1, 'must name at least one of poller, worker, http')),
-  // 10 ms: commit→Singer p50 ≈ 12 ms at 500 events/s on 2 cores (20 ms gave ≈ 19 ms, 5 ms
-  // ≈ 8 ms for +20% CPU per event); an idle poll costs one read. docs/BENCHMARKS.md.
+  // 5 ms: commit→Singer p50 ≈ 11 ms at 500 events/s on 2 cores, 6 ms less than 10 ms for
+  // ≈ 3% more CPU per event; an idle poll costs one read. docs/BENCHMARKS.md, steps 3 and 6.
   POLL_INTERVAL_MS: positiveInt.default(5),
   POLL_BATCH_SIZE: positiveInt.max(10_000).default(500),
   POLL_ERROR_BACKOFF_MAX_MS: positiveInt.default(30_000),

@@ -1,6 +1,6 @@
 /**
  * Events waiting for a poller, and how long the oldest has waited. A healthy poller
- * claims every POLL_INTERVAL_MS (10 ms by default) up to 500 rows at a time, so the
+ * claims every POLL_INTERVAL_MS (5 ms by default) up to 500 rows at a time, so the
  * oldest unclaimed event is normally well under a second old: a minute means the pollers
  * are behind or stopped, ten minutes means patients are waiting for news.
  */
