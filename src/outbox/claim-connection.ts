@@ -69,6 +69,9 @@ export function openClaimConnection(knex: Knex): ClaimConnection {
   return {
     query,
     async rollback() {
+      // No connection (it failed to open, or was dropped): nothing is held, and opening
+      // one just to roll back nothing would only wait on a MySQL that is down.
+      if (!current) return;
       // If even the rollback fails, the session is in doubt: drop it, and MySQL releases
       // the claim when it sees the connection gone.
       await query('ROLLBACK').catch(() => drop());

@@ -1,6 +1,8 @@
 // The poller's own connection (src/outbox/claim-connection.ts): READ COMMITTED for its whole
 // session, several statements per round trip, and a new connection after MySQL drops it.
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connectDatabase } from '../../src/db/connect-database.js';
 import { openClaimConnection, type ClaimConnection } from '../../src/outbox/claim-connection.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -72,4 +74,31 @@ it('fails the query in flight when MySQL kills the connection, then opens a new 
     "SHOW SESSION VARIABLES WHERE Variable_name IN ('tx_isolation', 'transaction_isolation')",
   );
   for (const row of rows) expect(row.Value).toBe('READ-COMMITTED');
+});
+
+it('opens no connection just to roll back when none could be opened', async () => {
+  // A "MySQL" that hangs up on every connection, counting them.
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections += 1;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(db.url);
+  url.port = String((server.address() as AddressInfo).port);
+  const unreachable = connectDatabase(url.toString(), 1);
+  const nowhere = openClaimConnection(unreachable);
+  try {
+    await expect(nowhere.query('SELECT 1')).rejects.toThrow();
+    expect(connections).toBe(1);
+    await nowhere.rollback();
+    expect(connections).toBe(1);
+    // The next query does try again: a MySQL that comes back is used.
+    await expect(nowhere.query('SELECT 1')).rejects.toThrow();
+    expect(connections).toBe(2);
+  } finally {
+    await nowhere.close();
+    await unreachable.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
