@@ -51,6 +51,20 @@ function client(baseUrl: string, extra: { token?: string; timeoutMs?: number } =
   return singer;
 }
 
+/** A bare HTTP server whose handler does what no stand-in Singer would. */
+async function rawServer(handler: http.RequestListener): Promise<string> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(resolve);
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 /** The promise's rejection, so its fields can be inspected. */
 async function failure(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -179,6 +193,42 @@ describe('Singer client', () => {
     expect(err).toMatchObject({ code: 'ETIMEDOUT', status: undefined });
     expect((err as Error).message).toBe('Singer did not answer within 150 ms');
     expect(Date.now() - startedAt).toBeLessThan(900);
+  });
+
+  it('times out a Singer that trickles its answer, however steadily, as transient', async () => {
+    // Headers at once, then a byte every 40 ms for two seconds: the socket is never idle,
+    // so only a deadline on the whole exchange ends it.
+    const url = await rawServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      let sent = 0;
+      const drip = setInterval(() => {
+        if (sent++ >= 50 || res.destroyed) {
+          clearInterval(drip);
+          res.end();
+        } else res.write(' ');
+      }, 40);
+    });
+    const startedAt = Date.now();
+    const err = await failure(client(url, { timeoutMs: 300 }).send(pushFor()));
+
+    expect(err).toBeInstanceOf(SingerTransientError);
+    expect(err).toMatchObject({ code: 'ETIMEDOUT' });
+    expect((err as Error).message).toBe('Singer did not answer within 300 ms');
+    expect(Date.now() - startedAt).toBeLessThan(1_500);
+  });
+
+  it('cancels a request in flight when the client is closed', async () => {
+    let arrived!: () => void;
+    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+    const url = await rawServer(() => arrived()); // never answers
+    const singerClient = client(url, { timeoutMs: 10_000 });
+    const sending = failure(singerClient.send(pushFor()));
+    await requestArrived;
+    singerClient.close();
+    const err = await sending;
+
+    expect(err).toBeInstanceOf(SingerTransientError);
+    expect((err as Error).message).toMatch(/cancelled: client closed/);
   });
 
   it('reports a refused connection as transient, naming the address', async () => {
