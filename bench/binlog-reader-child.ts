@@ -50,7 +50,7 @@ async function flushAll(): Promise<void> {
   while (buffer.length > 0) {
     const batch = buffer.slice(0, BATCH);
     buffer = buffer.slice(batch.length);
-    await enqueuePushes(redis, settings.queuePrefix, queue, batch);
+    await enqueuePushes(settings.queuePrefix, queue, batch);
     await redis.set(`${settings.queuePrefix}:binlog-position`, checkpoint);
   }
 }

@@ -145,7 +145,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           knex,
           catalog,
           logger: logger.child({ role: 'poller' }),
-          enqueue: (pushes) => enqueuePushes(queueRedis, config.queuePrefix, deliveries, pushes),
+          enqueue: (pushes) => enqueuePushes(config.queuePrefix, deliveries, pushes),
           checkpoint: options.checkpoint,
           onCycle: (result) => metrics.onCycle(result),
         },

@@ -31,14 +31,31 @@ export const CLAIM_SQL = `SELECT id, order_id, patient_id, nurse_id, from_status
         FOR UPDATE SKIP LOCKED`;
 
 /**
- * Opens a transaction and claims in it, in one round trip; the rows stay locked until the
- * caller commits (markHandedOffAndCommit) or rolls back.
+ * The ids of the first `limit` unstamped rows, whoever holds them: a plain read, sent with
+ * the claim, that tells whether the claim skipped anything (defer-out-of-order.ts).
  */
-export async function claimBatch(sql: ClaimConnection, limit: number): Promise<OrderEvent[]> {
-  const [, rows] = await sql.query<[unknown, OutboxRow[]]>(`START TRANSACTION; ${CLAIM_SQL}`, [
-    limit,
-  ]);
-  return rows.map(toOrderEvent);
+export const WAITING_HEAD_SQL = `SELECT id FROM ${OUTBOX_TABLE}
+      WHERE handed_off_at IS NULL
+      ORDER BY id
+      LIMIT ?`;
+
+export interface Claim {
+  events: OrderEvent[];
+  /** WAITING_HEAD_SQL's answer, read right after the claim, in id order. */
+  waitingHead: string[];
+}
+
+/**
+ * Opens a transaction, claims in it and reads the head of the backlog, in one round trip;
+ * the claimed rows stay locked until the caller commits (markHandedOffAndCommit) or rolls
+ * back.
+ */
+export async function claimBatch(sql: ClaimConnection, limit: number): Promise<Claim> {
+  const [, rows, head] = await sql.query<[unknown, OutboxRow[], Array<{ id: string | number }>]>(
+    `START TRANSACTION; ${CLAIM_SQL}; ${WAITING_HEAD_SQL}`,
+    [limit, limit],
+  );
+  return { events: rows.map(toOrderEvent), waitingHead: head.map((row) => String(row.id)) };
 }
 
 export function toOrderEvent(row: OutboxRow): OrderEvent {

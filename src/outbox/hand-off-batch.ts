@@ -36,13 +36,14 @@ export interface HandOffResult {
 export async function handOffBatch(deps: HandOffDeps, batchSize: number): Promise<HandOffResult> {
   const { claims } = deps;
   try {
-    const claimed = await claimBatch(claims, batchSize);
+    const claim = await claimBatch(claims, batchSize);
+    const claimed = claim.events;
     if (claimed.length === 0) {
       await markHandedOffAndCommit(claims, []);
       return { claimed: 0, handedOff: 0, pushes: 0 };
     }
     deps.checkpoint?.('claimed');
-    const { ready, deferred } = await deferOutOfOrder(claims, claimed);
+    const { ready, deferred } = await deferOutOfOrder(claims, claim);
     if (deferred.length > 0) {
       deps.logger.debug(
         { deferred: deferred.length },

@@ -16,7 +16,7 @@ import {
 import { migrateLatest, migrateRollbackAll } from '../../src/db/run-migrations.js';
 import { MigrationError } from '../../src/db/trigger-preflight.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
-import { CLAIM_SQL } from '../../src/outbox/claim-batch.js';
+import { CLAIM_SQL, WAITING_HEAD_SQL } from '../../src/outbox/claim-batch.js';
 import { firstUnclaimedSql } from '../../src/outbox/defer-out-of-order.js';
 import { HAS_UNCLAIMED_SQL } from '../../src/outbox/has-unclaimed.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
@@ -319,12 +319,24 @@ describe("the poller's queries on a large, mostly handed-off outbox", () => {
     for (const [sql, bindings] of [
       [HAS_UNCLAIMED_SQL, []],
       [CLAIM_SQL, [BATCH]],
+      [WAITING_HEAD_SQL, [BATCH]],
     ] as const) {
       const [plan] = (await knex.raw(`EXPLAIN ${sql}`, bindings)) as [ExplainRow[]];
       expect(plan[0], sql).toMatchObject({ table: OUTBOX_TABLE, key: 'order_events_claim' });
       expect(plan[0]?.Extra ?? '', sql).not.toMatch(/Using filesort|Using temporary/);
       expect(await analyzeRowsRead(knex, sql, bindings), sql).toBe(0);
     }
+  });
+
+  it('reads the head of a backlog from order_events_claim alone, as many rows as the claim', async () => {
+    await fillOutbox(2_000, 1_000);
+
+    const [plan] = (await knex.raw(`EXPLAIN ${WAITING_HEAD_SQL}`, [BATCH])) as [ExplainRow[]];
+
+    expect(plan[0]).toMatchObject({ table: OUTBOX_TABLE, key: 'order_events_claim' });
+    expect(plan[0]?.Extra ?? '').toContain('Using index'); // covering: no row lookups
+    expect(plan[0]?.Extra ?? '').not.toMatch(/Using filesort|Using temporary/);
+    expect(await analyzeRowsRead(knex, WAITING_HEAD_SQL, [BATCH])).toBe(BATCH);
   });
 
   it('answers the idle check from order_events_claim alone, reading one row of a backlog', async () => {

@@ -3,7 +3,6 @@
 // pollers hold neighbouring events of one order, and a failed enqueue loses nothing.
 // Real MariaDB/MySQL (one database per test) and real BullMQ queues (one key prefix per test).
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/db/connect-database.js';
 import {
@@ -19,6 +18,7 @@ import { createOrderServiceTables } from '../../src/demo/order-service-schema.js
 import { createLogger } from '../../src/logger.js';
 import { claimBatch, toOrderEvent, type OutboxRow } from '../../src/outbox/claim-batch.js';
 import { openClaimConnection, type ClaimConnection } from '../../src/outbox/claim-connection.js';
+import { claimSkippedNothing } from '../../src/outbox/defer-out-of-order.js';
 import { handOffBatch, type HandOffDeps } from '../../src/outbox/hand-off-batch.js';
 import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
 import { matchEvent } from '../../src/scenarios/match-event.js';
@@ -77,7 +77,7 @@ afterEach(async () => {
 });
 
 /** A poller process's own resources: its claim connection, a Redis connection, the delivery queue. */
-function openPoller(): { claims: ClaimConnection; redis: Redis; queue: DeliveryQueue } {
+function openPoller(): { claims: ClaimConnection; queue: DeliveryQueue } {
   const knex = connectDatabase(db.url, 2);
   const claims = openClaimConnection(knex);
   const redis = connectRedis(testRedisUrl(), 'fail-fast');
@@ -88,7 +88,7 @@ function openPoller(): { claims: ClaimConnection; redis: Redis; queue: DeliveryQ
     async () => redis.disconnect(),
     () => queue.close(),
   );
-  return { claims, redis, queue };
+  return { claims, queue };
 }
 
 /**
@@ -183,7 +183,7 @@ describe('concurrent pollers', () => {
     // events whose predecessors the other holds, the case per-order ordering must handle.
     const bothHoldAClaim = rendezvous(2);
     const pollers = ['A', 'B'].map((name) => {
-      const { claims, redis, queue } = openPoller();
+      const { claims, queue } = openPoller();
       let firstCycle = true;
       const deps: HandOffDeps = {
         claims,
@@ -197,7 +197,7 @@ describe('concurrent pollers', () => {
             // Hold the claim a varying moment, so the batches interleave differently each run.
             await new Promise((resolve) => setTimeout(resolve, 1));
           }
-          await enqueuePushes(redis, prefix, queue, pushes);
+          await enqueuePushes(prefix, queue, pushes);
           for (const push of pushes) enqueued.push({ poller: name, push });
         },
       };
@@ -234,7 +234,7 @@ describe('concurrent pollers', () => {
   it('leaves the rows unclaimed when enqueueing fails, and a later cycle hands them off', async () => {
     await recordBacklog(20, LIFE.slice(0, 3));
     const expected = await expectedPushKeys(db.knex);
-    const { claims, redis, queue } = openPoller();
+    const { claims, queue } = openPoller();
     const deps = (enqueue: HandOffDeps['enqueue']): HandOffDeps => ({
       claims,
       catalog,
@@ -258,7 +258,7 @@ describe('concurrent pollers', () => {
     await expect(
       handOffBatch(
         deps(async (pushes) => {
-          await enqueuePushes(redis, prefix, queue, pushes);
+          await enqueuePushes(prefix, queue, pushes);
           throw new Error('lost the MySQL connection');
         }),
         100,
@@ -267,7 +267,7 @@ describe('concurrent pollers', () => {
     expect(await unclaimedCount(db.knex)).toBe(expected.eventCount);
 
     const later = await handOffBatch(
-      deps((pushes) => enqueuePushes(redis, prefix, queue, pushes)),
+      deps((pushes) => enqueuePushes(prefix, queue, pushes)),
       100,
     );
 
@@ -287,14 +287,20 @@ describe('concurrent pollers', () => {
     expect(allIds).toHaveLength(30);
 
     try {
-      const heldEvents = await claimBatch(held, 10);
+      const first = await claimBatch(held, 10);
       // Were the second claim to wait for the first's locks instead of skipping them, it
       // would fail with ER_LOCK_WAIT_TIMEOUT after a second rather than return rows.
       await other.query('SET SESSION innodb_lock_wait_timeout = 1');
-      const otherEvents = await claimBatch(other, 10);
+      const second = await claimBatch(other, 10);
 
-      expect(heldEvents.map((e) => e.eventId)).toEqual(allIds.slice(0, 10));
-      expect(otherEvents.map((e) => e.eventId)).toEqual(allIds.slice(10, 20));
+      expect(first.events.map((e) => e.eventId)).toEqual(allIds.slice(0, 10));
+      expect(second.events.map((e) => e.eventId)).toEqual(allIds.slice(10, 20));
+      // Both read the same head of the backlog: the first claim's rows. So the first
+      // skipped nothing and may skip the ordering query; the second skipped them and may not.
+      expect(first.waitingHead).toEqual(allIds.slice(0, 10));
+      expect(second.waitingHead).toEqual(allIds.slice(0, 10));
+      expect(claimSkippedNothing(first.events, first.waitingHead)).toBe(true);
+      expect(claimSkippedNothing(second.events, second.waitingHead)).toBe(false);
     } finally {
       await other.query('ROLLBACK');
       await held.query('ROLLBACK');
