@@ -6,9 +6,10 @@
  *
  * - is READ COMMITTED for its whole session, set once, instead of a `SET TRANSACTION`
  *   before every claim;
- * - accepts several statements in one query, so that a cycle is three round trips:
- *   `START TRANSACTION; SELECT … FOR UPDATE SKIP LOCKED`, the ordering check, and
- *   `UPDATE …; COMMIT`. Only the poller's own SQL runs here, with values escaped by
+ * - accepts several statements in one query, so that a cycle is two round trips:
+ *   `START TRANSACTION; SELECT … FOR UPDATE SKIP LOCKED; SELECT` (the claim and a look at
+ *   the head of the backlog) and `UPDATE …; COMMIT`, plus the ordering check only when
+ *   the claim skipped rows. Only the poller's own SQL runs here, with values escaped by
  *   mysql2, so multiple statements open no door to injection.
  *
  * A connection that fails is dropped (MySQL rolls back whatever it held) and the next
