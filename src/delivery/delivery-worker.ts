@@ -18,6 +18,7 @@ import type { NurseLookup } from './nurse-lookup.js';
 import { operationsRecord } from './operations-record.js';
 import { parsePushJob } from './parse-push-job.js';
 import { currentTurn, dropTurn, endTurn } from './order-turns.js';
+import { deadLetterStalledJob, deadLetterStalledJobs, diedStalled } from './stalled-jobs.js';
 import {
   BACKOFF_TYPE,
   DELIVERY_QUEUE,
@@ -86,14 +87,22 @@ export function startDeliveryWorker(
       },
     },
   );
+  // BullMQ fails a job itself, without calling us, when its workers kept dying on it.
+  const stalled = { ...deps, turns: deps.turns ?? deps.redis };
   worker.on('failed', (job, err) => {
-    // BullMQ fails a job itself, without calling us, when its workers kept dying on it.
-    if (job && /stalled more than allowable limit/.test(err.message)) {
-      void deadLetter(deps, job, `worker died while delivering it: ${err.message}`).catch((e) =>
+    if (job && diedStalled(err.message)) {
+      void deadLetterStalledJob(stalled, job).catch((e) =>
         deps.logger.error({ err: e, key: job.id }, 'could not dead-letter a stalled push'),
       );
     }
   });
+  // And any such job whose dead-lettering died with the process that saw it fail.
+  void deadLetterStalledJobs(stalled).then(
+    (count) => {
+      if (count > 0) deps.logger.warn({ count }, 'dead-lettered pushes whose workers kept dying');
+    },
+    (err) => deps.logger.error({ err }, 'could not look for stalled pushes to dead-letter'),
+  );
   worker.on('error', (err) => deps.logger.error({ err }, 'delivery worker error'));
   return worker;
 }
