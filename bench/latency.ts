@@ -116,6 +116,7 @@ export async function measureLatency(
     await sleep(IDLE_S * 1000);
     const idleCpuPercent = ((running.cpuMs() - idleFrom) / (IDLE_S * 1000)) * 100;
 
+    const usPerEvent = (cpuMs: number) => (cpuMs * 1000) / Math.max(receipts.orderIds.length, 1);
     const latencies: number[] = [];
     const received = new Map<string, number>();
     receipts.orderIds.forEach((orderId, i) => received.set(orderId, receipts.atMs[i]!));
@@ -153,12 +154,10 @@ export async function measureLatency(
       undeliveredSlopePerS,
       // Steady means the queue of undelivered pushes does not trend up by more than 1% of the rate.
       lagGrows: undeliveredSlopePerS > ratePerSecond * 0.01,
-      cpuUsPerEvent: (cpu * 1000) / Math.max(receipts.orderIds.length, 1),
-      cpuUsPerEventByProcess: perPid.map(
-        (ms) => (ms * 1000) / Math.max(receipts.orderIds.length, 1),
-      ),
-      dbCpuUsPerEvent: (dbCpu * 1000) / Math.max(receipts.orderIds.length, 1),
-      redisCpuUsPerEvent: (redisCpu * 1000) / Math.max(receipts.orderIds.length, 1),
+      cpuUsPerEvent: usPerEvent(cpu),
+      cpuUsPerEventByProcess: perPid.map(usPerEvent),
+      dbCpuUsPerEvent: usPerEvent(dbCpu),
+      redisCpuUsPerEvent: usPerEvent(redisCpu),
       maxScheduleSlipMs: load.maxScheduleSlipMs,
       idleCpuPercent,
     };

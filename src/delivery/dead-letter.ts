@@ -3,9 +3,10 @@
  * `dead-letters` queue whose id is the push's idempotency key, so `push dlq replay`
  * sends it again under the same key and Singer drops it if it had arrived after all.
  */
+import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PushJob } from '../scenarios/types.js';
-import { addTurns } from './order-turns.js';
+import { addTurns, endTurn } from './order-turns.js';
 import type { DeadLetterQueue, DeliveryQueue } from './queues.js';
 
 export interface DeadLetter {
@@ -24,6 +25,23 @@ export async function addDeadLetter(queue: DeadLetterQueue, letter: DeadLetter):
   const earlier = await queue.getJob(key);
   if (earlier) await earlier.remove();
   await queue.add(letter.push?.scenario ?? 'malformed', letter, { jobId: key });
+}
+
+/**
+ * Dead-letters a delivery job and ends its order turn, so that order's next push may go.
+ * A job whose data has no event (malformed) has no turn to end.
+ */
+export async function deadLetterJob(
+  deps: { deadLetters: DeadLetterQueue; turns: Redis; prefix: string },
+  job: Job<PushJob>,
+  letter: Omit<DeadLetter, 'push' | 'deadAt'>,
+): Promise<void> {
+  await addDeadLetter(deps.deadLetters, {
+    push: job.data,
+    ...letter,
+    deadAt: new Date().toISOString(),
+  });
+  if (job.data?.event?.orderId !== undefined) await endTurn(deps.turns, deps.prefix, job.data);
 }
 
 export async function listDeadLetters(queue: DeadLetterQueue): Promise<DeadLetter[]> {

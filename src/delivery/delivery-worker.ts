@@ -13,7 +13,7 @@ import type { PushJob, SingerRequest } from '../scenarios/types.js';
 import type { SingerClient } from '../singer/singer-client.js';
 import { SingerPermanentError } from '../singer/singer-errors.js';
 import { retryDelayMs, type BackoffSettings } from './backoff.js';
-import { addDeadLetter } from './dead-letter.js';
+import { addDeadLetter, deadLetterJob } from './dead-letter.js';
 import type { NurseLookup } from './nurse-lookup.js';
 import { operationsRecord } from './operations-record.js';
 import { parsePushJob } from './parse-push-job.js';
@@ -200,7 +200,12 @@ async function giveUp(
   err?: unknown,
 ): Promise<void> {
   const singerStatus = (err as { status?: number } | undefined)?.status;
-  await deadLetter(deps, job, reason, attempt, singerStatus, (err as { body?: string })?.body);
+  await deadLetterJob({ ...deps, turns: deps.turns ?? deps.redis }, job, {
+    reason,
+    attempts: attempt,
+    singerStatus,
+    singerBody: (err as { body?: string } | undefined)?.body,
+  });
   deps.onAttempt?.({ push: job.data, attempt, outcome: 'dead', singerStatus, error: reason });
   deps.logger.error(
     {
@@ -211,23 +216,4 @@ async function giveUp(
     },
     `push dead-lettered: ${reason}`,
   );
-}
-
-async function deadLetter(
-  deps: DeliveryWorkerDeps,
-  job: Job<PushJob>,
-  reason: string,
-  attempts = job.attemptsMade,
-  singerStatus?: number,
-  singerBody?: string,
-): Promise<void> {
-  await addDeadLetter(deps.deadLetters, {
-    push: job.data,
-    reason,
-    attempts,
-    singerStatus,
-    singerBody,
-    deadAt: new Date().toISOString(),
-  });
-  await endTurn(deps.turns ?? deps.redis, deps.prefix, job.data);
 }

@@ -9,9 +9,7 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PushJob } from '../scenarios/types.js';
-import { addDeadLetter } from './dead-letter.js';
-import { endTurn } from './order-turns.js';
-import { parsePushJob } from './parse-push-job.js';
+import { deadLetterJob } from './dead-letter.js';
 import type { DeadLetterQueue, DeliveryQueue } from './queues.js';
 
 export interface StalledJobDeps {
@@ -29,19 +27,10 @@ export function diedStalled(reason: string | undefined): boolean {
 
 /** Dead-letters one such job and ends its order turn, so its order's next push may go. */
 export async function deadLetterStalledJob(deps: StalledJobDeps, job: Job<PushJob>): Promise<void> {
-  await addDeadLetter(deps.deadLetters, {
-    push: job.data,
+  await deadLetterJob(deps, job, {
     reason: `worker died while delivering it: ${job.failedReason}`,
     attempts: job.attemptsMade,
-    deadAt: new Date().toISOString(),
   });
-  let push: PushJob | undefined;
-  try {
-    push = parsePushJob(job.data);
-  } catch {
-    // A malformed job has no order turn to end.
-  }
-  if (push) await endTurn(deps.turns, deps.prefix, push);
 }
 
 const PAGE = 500;

@@ -50,10 +50,15 @@ export function openClaimConnection(knex: Knex): ClaimConnection {
     return current;
   }
 
-  async function drop(): Promise<void> {
-    const dropped = current;
+  /** Forgets the connection (the next query opens a new one) and hands it over, if any. */
+  async function detach(): Promise<Connection | undefined> {
+    const detached = current;
     current = undefined;
-    (await dropped?.catch(() => undefined))?.destroy();
+    return detached?.catch(() => undefined);
+  }
+
+  async function drop(): Promise<void> {
+    (await detach())?.destroy();
   }
 
   async function query<T>(sql: string, values?: readonly unknown[]): Promise<T> {
@@ -78,9 +83,7 @@ export function openClaimConnection(knex: Knex): ClaimConnection {
       await query('ROLLBACK').catch(() => drop());
     },
     async close() {
-      const closing = current;
-      current = undefined;
-      const raw = await closing?.catch(() => undefined);
+      const raw = await detach();
       if (raw) await new Promise<void>((resolve) => raw.end(() => resolve()));
     },
   };

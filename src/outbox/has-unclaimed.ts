@@ -7,13 +7,10 @@
  * A row it sees may be held by another poller; the claim then skips it and finds nothing,
  * which is harmless.
  */
-import { OUTBOX_TABLE } from '../db/migration-context.js';
+import { WAITING_HEAD_SQL } from './claim-batch.js';
 import type { ClaimConnection } from './claim-connection.js';
 
-/** Exported so test/db/migrations.test.ts can EXPLAIN exactly what the poller runs. */
-export const HAS_UNCLAIMED_SQL = `SELECT id FROM ${OUTBOX_TABLE} WHERE handed_off_at IS NULL ORDER BY id LIMIT 1`;
-
 export async function hasUnclaimedEvents(sql: ClaimConnection): Promise<boolean> {
-  const rows = await sql.query<unknown[]>(HAS_UNCLAIMED_SQL);
+  const rows = await sql.query<unknown[]>(WAITING_HEAD_SQL, [1]);
   return rows.length > 0;
 }
