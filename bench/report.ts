@@ -81,6 +81,7 @@ export function formatReport(report: BenchReport): string {
         'cost',
         'empty trigger costs',
         'inert trigger costs',
+        'tableless trigger costs',
       ],
       summary.triggerCost.map((t) => [
         t.server,
@@ -92,6 +93,7 @@ export function formatReport(report: BenchReport): string {
         `${format(t.costPercent)}%`,
         `${format(t.emptyTriggerCostPercent)}%`,
         `${format(t.inertTriggerCostPercent)}%`,
+        `${format(t.tablelessTriggerCostPercent)}%`,
       ]),
     );
   }

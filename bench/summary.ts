@@ -25,6 +25,11 @@ export interface TriggerCostFigure {
    * opening and locking order_events for every UPDATE (MySQL prelocks a trigger's tables).
    */
   inertTriggerCostPercent: number;
+  /**
+   * Throughput lost to push's trigger with a session variable in place of the outbox: its
+   * condition without a table to prelock. Against the inert trigger: the prelocking.
+   */
+  tablelessTriggerCostPercent: number;
 }
 
 export interface DrainFigure {
@@ -118,6 +123,7 @@ export function summarize(
           costPercent: (1 - ratio) * 100,
           emptyTriggerCostPercent: (1 - of('empty') / withoutTrigger) * 100,
           inertTriggerCostPercent: (1 - of('inert') / withoutTrigger) * 100,
+          tablelessTriggerCostPercent: (1 - of('tableless') / withoutTrigger) * 100,
         });
       }
     }
