@@ -12,6 +12,9 @@ const ROLES = ['poller', 'worker', 'http'] as const;
 /** Where the crash tests make the process SIGKILL itself (PUSH_CRASH_AT). */
 export const CRASH_POINTS = ['claimed', 'enqueued', 'delivered'] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
+/** SIGKILL ends the process; SIGSTOP freezes it with its connections open, like a dead host. */
+export const CRASH_SIGNALS = ['SIGKILL', 'SIGSTOP'] as const;
+export type CrashSignal = (typeof CRASH_SIGNALS)[number];
 export type Role = (typeof ROLES)[number];
 
 const positiveInt = z.coerce.number().int().positive();
@@ -63,6 +66,11 @@ const schema = z.object({
   POLL_INTERVAL_MS: positiveInt.default(5),
   POLL_BATCH_SIZE: positiveInt.max(10_000).default(500),
   POLL_ERROR_BACKOFF_MAX_MS: positiveInt.default(30_000),
+  // A poller that goes silent holding a claim (its host died, froze or was cut off) keeps
+  // those rows locked until MySQL drops its session: MySQL's wait_timeout, 8 hours by
+  // default. The poller sets its own session's timeout to this, so the rows are rolled
+  // back and claimed by the other pollers within a minute.
+  CLAIM_TIMEOUT_S: positiveInt.max(86_400).default(60),
   WORKER_CONCURRENCY: positiveInt.max(1_000).default(64),
   DELIVERY_ATTEMPTS: positiveInt.max(100).default(15),
   DELIVERY_BACKOFF_BASE_MS: positiveInt.default(1_000),
@@ -82,6 +90,7 @@ const schema = z.object({
   SCENARIOS_FILE: z.string().optional(),
   // Fault injection for the crash tests: the process SIGKILLs itself at this point.
   PUSH_CRASH_AT: z.enum(CRASH_POINTS).optional(),
+  PUSH_CRASH_SIGNAL: z.enum(CRASH_SIGNALS).default('SIGKILL'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -131,6 +140,7 @@ export type Config = Readonly<{
   pollIntervalMs: number;
   pollBatchSize: number;
   pollErrorBackoffMaxMs: number;
+  claimTimeoutS: number;
   workerConcurrency: number;
   deliveryAttempts: number;
   deliveryBackoffBaseMs: number;
@@ -147,6 +157,7 @@ export type Config = Readonly<{
   scenariosFile: string | undefined;
   logLevel: string;
   crashAt: CrashPoint | undefined;
+  crashSignal: CrashSignal;
 }>;
 
 /** A configuration problem a person must fix; the CLI prints its message without a stack. */
@@ -177,6 +188,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration:\n  DASHBOARD_USER and DASHBOARD_PASSWORD must be set together',
     );
   }
+  // The claim session idles between polls and between retries after an error; a timeout
+  // shorter than those gaps would have MySQL drop a healthy poller's session.
+  const longestIdleMs = Math.max(e.POLL_INTERVAL_MS, e.POLL_ERROR_BACKOFF_MAX_MS);
+  if (e.CLAIM_TIMEOUT_S * 1000 < 2 * longestIdleMs) {
+    throw new ConfigError(
+      `invalid configuration:\n  CLAIM_TIMEOUT_S (got "${e.CLAIM_TIMEOUT_S}"): must be at least twice ` +
+        `POLL_INTERVAL_MS and POLL_ERROR_BACKOFF_MAX_MS (${longestIdleMs} ms), the longest a ` +
+        `healthy poller's session stays quiet`,
+    );
+  }
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
@@ -195,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pollIntervalMs: e.POLL_INTERVAL_MS,
     pollBatchSize: e.POLL_BATCH_SIZE,
     pollErrorBackoffMaxMs: e.POLL_ERROR_BACKOFF_MAX_MS,
+    claimTimeoutS: e.CLAIM_TIMEOUT_S,
     workerConcurrency: e.WORKER_CONCURRENCY,
     deliveryAttempts: e.DELIVERY_ATTEMPTS,
     deliveryBackoffBaseMs: e.DELIVERY_BACKOFF_BASE_MS,
@@ -211,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scenariosFile: e.SCENARIOS_FILE,
     logLevel: e.LOG_LEVEL,
     crashAt: e.PUSH_CRASH_AT,
+    crashSignal: e.PUSH_CRASH_SIGNAL,
   });
 }
 

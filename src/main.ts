@@ -153,6 +153,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           batchSize: config.pollBatchSize,
           pollIntervalMs: config.pollIntervalMs,
           errorBackoffMaxMs: config.pollErrorBackoffMaxMs,
+          claimTimeoutS: config.claimTimeoutS,
         },
       );
       cleanups.push(() => loop.stop());

@@ -8,12 +8,12 @@ import type { Config } from '../config.js';
 import { startService } from '../main.js';
 
 export async function runStartCommand(config: Config, logger: Logger): Promise<void> {
-  const { crashAt } = config;
+  const { crashAt, crashSignal } = config;
   const service = await startService(config, {
     logger,
     checkpoint: crashAt
       ? (point) => {
-          if (point === crashAt) process.kill(process.pid, 'SIGKILL');
+          if (point === crashAt) process.kill(process.pid, crashSignal);
         }
       : undefined,
   });

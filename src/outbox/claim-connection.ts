@@ -14,6 +14,11 @@
  *
  * A connection that fails is dropped (MySQL rolls back whatever it held) and the next
  * query opens a new one, so a KILLed or restarted MySQL costs one failed cycle.
+ *
+ * Its session's `wait_timeout` is `idleTimeoutS`: if this process goes silent in the middle
+ * of a claim (its host dies, freezes or is cut off, and no FIN ever reaches MySQL), MySQL
+ * drops the session after that long and rolls the claim back, and the other pollers take
+ * the rows instead of skipping them for MySQL's default eight hours.
  */
 import type { Knex } from 'knex';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2';
@@ -25,7 +30,7 @@ export interface ClaimConnection {
   close(): Promise<void>;
 }
 
-export function openClaimConnection(knex: Knex): ClaimConnection {
+export function openClaimConnection(knex: Knex, idleTimeoutS: number): ClaimConnection {
   // The same host, account and options as the knex pool (connect-database.ts).
   const settings = (knex.client as { connectionSettings: ConnectionOptions }).connectionSettings;
   let current: Promise<Connection> | undefined;
@@ -38,7 +43,9 @@ export function openClaimConnection(knex: Knex): ClaimConnection {
       try {
         await run(
           raw,
-          "SET time_zone = '+00:00'; SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+          "SET time_zone = '+00:00'; SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; " +
+            'SET SESSION wait_timeout = ?',
+          [idleTimeoutS],
         );
         return raw;
       } catch (err) {

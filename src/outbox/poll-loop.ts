@@ -16,6 +16,8 @@ export interface PollLoopSettings {
   batchSize: number;
   pollIntervalMs: number;
   errorBackoffMaxMs: number;
+  /** How long MySQL keeps the claim of a poller that went silent (CLAIM_TIMEOUT_S). */
+  claimTimeoutS: number;
 }
 
 export interface PollLoop {
@@ -35,7 +37,7 @@ export function startPollLoop(
   },
   settings: PollLoopSettings,
 ): PollLoop {
-  const claims = openClaimConnection(options.knex);
+  const claims = openClaimConnection(options.knex, settings.claimTimeoutS);
   const deps = { ...options, claims };
   let state: 'running' | 'stopping' = 'running';
   let healthy = false;

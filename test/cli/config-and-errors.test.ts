@@ -40,6 +40,8 @@ describe('loadConfig', () => {
     ['POLL_BATCH_SIZE', '0'],
     ['POLL_BATCH_SIZE', '2.5'],
     ['POLL_INTERVAL_MS', '-5'],
+    ['CLAIM_TIMEOUT_S', '0'],
+    ['CLAIM_TIMEOUT_S', 'soon'],
     ['ORDERS_TABLE', 'orders; DROP TABLE orders'],
     ['ORDER_COLUMNS', 'status'],
     ['ORDER_COLUMNS', 'colour=hue'],
@@ -53,6 +55,17 @@ describe('loadConfig', () => {
     const error = configErrorOf({ PORT: 'abc', ROLES: 'cook', POLL_BATCH_SIZE: 'x' });
     for (const name of ['PORT', 'ROLES', 'POLL_BATCH_SIZE'])
       expect(error.message).toContain(`  ${name}`);
+  });
+
+  it('rejects a CLAIM_TIMEOUT_S that a healthy poller could outwait between two queries', () => {
+    // The default error back-off (30 s) leaves the claim session quiet for up to 30 s.
+    expect(loadConfig({}).claimTimeoutS).toBe(60);
+    const error = configErrorOf({ CLAIM_TIMEOUT_S: '45' });
+    expect(error.message).toContain('\n  CLAIM_TIMEOUT_S (got "45")');
+    expect(error.message).toMatch(/POLL_ERROR_BACKOFF_MAX_MS \(30000 ms\)/);
+    expect(
+      loadConfig({ CLAIM_TIMEOUT_S: '2', POLL_ERROR_BACKOFF_MAX_MS: '1000' }).claimTimeoutS,
+    ).toBe(2);
   });
 
   it('rejects DASHBOARD_USER without DASHBOARD_PASSWORD, and the reverse', () => {

@@ -35,7 +35,7 @@ it('a poller holding an order’s events around one another poller holds hands o
   // Poller B, as its interleaved scan left it: holding the order's second event only.
   const pollerB = await scene.orderService.transaction({ isolationLevel: 'read committed' });
   const knex = connectDatabase(scene.db.url, 2);
-  const claims = openClaimConnection(knex);
+  const claims = openClaimConnection(knex, 60);
   try {
     await pollerB.raw('SELECT id FROM order_events WHERE id = ? FOR UPDATE', [second]);
 

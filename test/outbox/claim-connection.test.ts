@@ -11,7 +11,7 @@ let claims: ClaimConnection;
 
 beforeAll(async () => {
   db = await createTestDatabase('claim-connection');
-  claims = openClaimConnection(db.knex);
+  claims = openClaimConnection(db.knex, 60);
 });
 
 afterAll(async () => {
@@ -76,6 +76,32 @@ it('fails the query in flight when MySQL kills the connection, then opens a new 
   for (const row of rows) expect(row.Value).toBe('READ-COMMITTED');
 });
 
+it('lets MySQL roll back the claim of a session that went silent, after its idle timeout', async () => {
+  await db.knex.raw('CREATE TABLE silent_claims (id INT PRIMARY KEY)');
+  await db.knex('silent_claims').insert([{ id: 1 }, { id: 2 }]);
+  const claimableNow = () =>
+    db.knex.transaction(async (trx) => {
+      const [rows] = (await trx.raw('SELECT id FROM silent_claims FOR UPDATE SKIP LOCKED')) as [
+        unknown[],
+      ];
+      return rows.length;
+    });
+  const silent = openClaimConnection(db.knex, 1);
+  try {
+    // A claim, then nothing: the poller's host died with the transaction open.
+    await silent.query('START TRANSACTION; SELECT id FROM silent_claims FOR UPDATE');
+    expect(await claimableNow()).toBe(0);
+    await expect.poll(claimableNow, { timeout: 10_000, interval: 200 }).toBe(2);
+  } finally {
+    await silent.close();
+  }
+  // And the session the poller uses is told the timeout it was given.
+  const [row] = await claims.query<Array<{ Value: string }>>(
+    "SHOW SESSION VARIABLES LIKE 'wait_timeout'",
+  );
+  expect(row!.Value).toBe('60');
+});
+
 it('opens no connection just to roll back when none could be opened', async () => {
   // A "MySQL" that hangs up on every connection, counting them.
   let connections = 0;
@@ -87,7 +113,7 @@ it('opens no connection just to roll back when none could be opened', async () =
   const url = new URL(db.url);
   url.port = String((server.address() as AddressInfo).port);
   const unreachable = connectDatabase(url.toString(), 1);
-  const nowhere = openClaimConnection(unreachable);
+  const nowhere = openClaimConnection(unreachable, 60);
   try {
     await expect(nowhere.query('SELECT 1')).rejects.toThrow();
     expect(connections).toBe(1);

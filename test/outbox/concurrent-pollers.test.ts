@@ -79,7 +79,7 @@ afterEach(async () => {
 /** A poller process's own resources: its claim connection, a Redis connection, the delivery queue. */
 function openPoller(): { claims: ClaimConnection; queue: DeliveryQueue } {
   const knex = connectDatabase(db.url, 2);
-  const claims = openClaimConnection(knex);
+  const claims = openClaimConnection(knex, 60);
   const redis = connectRedis(testRedisUrl(), 'fail-fast');
   const queue = openDeliveryQueue(redis, prefix, JOB_SETTINGS);
   cleanups.push(
