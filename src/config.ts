@@ -9,7 +9,7 @@ import { DEFAULT_ORDER_COLUMNS, type MigrationContext } from './db/migration-con
 type OrderColumns = MigrationContext['orderColumns'];
 
 const ROLES = ['poller', 'worker', 'http'] as const;
-/** Where the crash tests make the process SIGKILL itself (PUSH_CRASH_AT). */
+/** Where the crash tests make the process kill or freeze itself (PUSH_CRASH_AT). */
 export const CRASH_POINTS = ['claimed', 'enqueued', 'delivered'] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 /** SIGKILL ends the process; SIGSTOP freezes it with its connections open, like a dead host. */
@@ -88,7 +88,8 @@ const schema = z.object({
     .default('')
     .transform((v, ctx) => parseColumnMap(v, ctx)),
   SCENARIOS_FILE: z.string().optional(),
-  // Fault injection for the crash tests: the process SIGKILLs itself at this point.
+  // Fault injection for the crash tests: the process sends itself PUSH_CRASH_SIGNAL (SIGKILL,
+  // or SIGSTOP to freeze like a dead host) at this point.
   PUSH_CRASH_AT: z.enum(CRASH_POINTS).optional(),
   PUSH_CRASH_SIGNAL: z.enum(CRASH_SIGNALS).default('SIGKILL'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
