@@ -18,6 +18,11 @@ export interface TriggerCostFigure {
   ratio: number;
   /** Throughput lost to the trigger, in percent. */
   costPercent: number;
+  /**
+   * The same for each run alone (push's and no trigger's slices of one run): how far single
+   * runs stray from the median on this machine.
+   */
+  costPercentByRun: number[];
   /** Throughput lost to an empty trigger: the floor of any trigger on this server. */
   emptyTriggerCostPercent: number;
   /**
@@ -97,18 +102,19 @@ export function summarize(
   for (const server of [...new Set(triggerRuns.map((r) => r.server))]) {
     for (const kind of ['status', 'other'] as const) {
       for (const connections of [1, 8]) {
-        const of = (trigger: TriggerCostRun['trigger']) =>
-          median(
-            triggerRuns
-              .filter(
-                (r) =>
-                  r.server === server &&
-                  r.kind === kind &&
-                  r.connections === connections &&
-                  r.trigger === trigger,
-              )
-              .map((r) => r.updatesPerSecond),
-          );
+        // In run order: the i-th of each variant was measured in the same run.
+        const runsOf = (trigger: TriggerCostRun['trigger']) =>
+          triggerRuns
+            .filter(
+              (r) =>
+                r.server === server &&
+                r.kind === kind &&
+                r.connections === connections &&
+                r.trigger === trigger,
+            )
+            .map((r) => r.updatesPerSecond);
+        const of = (trigger: TriggerCostRun['trigger']) => median(runsOf(trigger));
+        const withoutTriggerByRun = runsOf('none');
         const withoutTrigger = of('none');
         const withTrigger = of('push');
         if (!Number.isFinite(withoutTrigger)) continue;
@@ -121,6 +127,7 @@ export function summarize(
           withTrigger,
           ratio,
           costPercent: (1 - ratio) * 100,
+          costPercentByRun: runsOf('push').map((u, i) => (1 - u / withoutTriggerByRun[i]!) * 100),
           emptyTriggerCostPercent: (1 - of('empty') / withoutTrigger) * 100,
           inertTriggerCostPercent: (1 - of('inert') / withoutTrigger) * 100,
           tablelessTriggerCostPercent: (1 - of('tableless') / withoutTrigger) * 100,
