@@ -26,8 +26,9 @@ export interface TriggerCostFigure {
   /** Throughput lost to an empty trigger: the floor of any trigger on this server. */
   emptyTriggerCostPercent: number;
   /**
-   * Throughput lost to push's trigger when it writes nothing: the empty trigger's cost plus
-   * opening and locking order_events for every UPDATE (MySQL prelocks a trigger's tables).
+   * Throughput lost to push's trigger when it writes nothing: the empty trigger's cost, a
+   * one-column condition, and opening and locking order_events for every UPDATE (MySQL
+   * prelocks a trigger's tables).
    */
   inertTriggerCostPercent: number;
   /**
@@ -115,7 +116,7 @@ export function summarize(
             .map((r) => r.updatesPerSecond);
         const of = (trigger: TriggerCostRun['trigger']) => median(runsOf(trigger));
         const withoutTriggerByRun = runsOf('none');
-        const withoutTrigger = of('none');
+        const withoutTrigger = median(withoutTriggerByRun);
         const withTrigger = of('push');
         if (!Number.isFinite(withoutTrigger)) continue;
         const ratio = withTrigger / withoutTrigger;

@@ -24,7 +24,7 @@ afterAll(async () => {
 function processState(pid: number): string {
   // /proc/<pid>/stat: "pid (comm) S …"; comm may hold spaces, so read after the last ')'.
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return stat.charAt(stat.lastIndexOf(')') + 2);
 }
 
 /** Outbox rows another poller could claim now (SKIP LOCKED passes over a held claim). */
