@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { PlainError } from './plain-error.js';
+import { databaseUrlProblems } from './db/database-url.js';
 import { DEFAULT_ORDER_COLUMNS, type MigrationContext } from './db/migration-context.js';
 
 type OrderColumns = MigrationContext['orderColumns'];
@@ -37,7 +38,11 @@ const sqlIdentifier = z
   .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,63}$/, 'must be a plain SQL identifier (letters, digits, _)');
 
 const schema = z.object({
-  DATABASE_URL: urlWithScheme(['mysql:']).default('mysql://root@127.0.0.1:3306/push'),
+  DATABASE_URL: urlWithScheme(['mysql:'])
+    .superRefine((value, ctx) => {
+      for (const message of databaseUrlProblems(value)) ctx.addIssue({ code: 'custom', message });
+    })
+    .default('mysql://root@127.0.0.1:3306/push'),
   REDIS_URL: urlWithScheme(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   SINGER_URL: urlWithScheme(['http:', 'https:']).default('http://127.0.0.1:8090'),
   SINGER_TOKEN: z.string().optional(),

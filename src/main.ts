@@ -142,7 +142,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     if (config.roles.has('poller')) {
       const loop = startPollLoop(
         {
-          knex,
+          databaseUrl: config.databaseUrl,
           catalog,
           logger: logger.child({ role: 'poller' }),
           enqueue: (pushes) => enqueuePushes(config.queuePrefix, deliveries, pushes),

@@ -1,27 +1,18 @@
 /**
- * One knex instance per process, on mysql2. Ids come back as strings (BIGINT UNSIGNED
- * does not fit a JS number) and times in UTC, so nothing depends on the host's zone.
+ * One knex instance per process, on mysql2, logging in with the options DATABASE_URL
+ * describes (database-url.ts): account, password, TLS.
  */
 import knexFactory, { type Knex } from 'knex';
 import { redactUrl } from '../config.js';
 import { ServiceUnreachableError } from '../service-unreachable-error.js';
+import { databaseNameOf, databaseTlsOf, mysqlConnectionOptions } from './database-url.js';
+
+export { databaseNameOf } from './database-url.js';
 
 export function connectDatabase(databaseUrl: string, poolMax = 10): Knex {
-  const url = new URL(databaseUrl);
   return knexFactory({
     client: 'mysql2',
-    connection: {
-      host: url.hostname,
-      port: Number(url.port || 3306),
-      user: decodeURIComponent(url.username),
-      password: decodeURIComponent(url.password),
-      database: decodeURIComponent(url.pathname.replace(/^\//, '')) || undefined,
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      timezone: 'Z',
-      charset: 'utf8mb4',
-      connectTimeout: 5_000,
-    },
+    connection: mysqlConnectionOptions(databaseUrl) as Knex.MySql2ConnectionConfig,
     pool: {
       min: 0,
       max: poolMax,
@@ -36,11 +27,6 @@ export function connectDatabase(databaseUrl: string, poolMax = 10): Knex {
     // knex would print driver stack traces on its own; callers report errors themselves.
     log: { warn() {}, error() {}, deprecate() {}, debug() {} },
   });
-}
-
-/** The database name in a mysql:// URL. */
-export function databaseNameOf(databaseUrl: string): string {
-  return decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
 }
 
 /**
@@ -65,9 +51,31 @@ export function describeDatabaseError(err: unknown, databaseUrl: string): Error 
       { cause: err },
     );
   }
+  const tls = databaseTlsOf(databaseUrl);
   if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
+    // An account created with REQUIRE SSL is refused exactly like a wrong password.
+    const tlsHint =
+      tls.mode === undefined || tls.mode === 'DISABLED'
+        ? '; if the account requires TLS (REQUIRE SSL, or RDS with require_secure_transport), ' +
+          'add ?ssl-mode=VERIFY_IDENTITY&ssl-ca=<CA bundle> (or ssl-mode=REQUIRED) to DATABASE_URL'
+        : '';
     return new ServiceUnreachableError(
-      `MySQL at ${where} refused the login (${code}): check the user and password in DATABASE_URL`,
+      `MySQL at ${where} refused the login (${code}): check the user and password in DATABASE_URL${tlsHint}`,
+      { cause: err },
+    );
+  }
+  if (code === 'HANDSHAKE_NO_SSL_SUPPORT') {
+    return new ServiceUnreachableError(
+      `TLS to MySQL at ${where} failed: the server does not offer TLS, and DATABASE_URL asks ` +
+        `for ssl-mode=${tls.mode}. Enable TLS on the server or drop ssl-mode.`,
+      { cause: err },
+    );
+  }
+  if (tls.mode !== undefined && isTlsFailure(code)) {
+    return new ServiceUnreachableError(
+      `TLS to MySQL at ${where} failed (ssl-mode=${tls.mode}${tls.ca ? `, ssl-ca=${tls.ca}` : ''}): ` +
+        `${code}: ${(err as Error).message}. Check that ssl-ca is the CA that signed the ` +
+        "server's certificate and that the certificate names the host in DATABASE_URL.",
       { cause: err },
     );
   }
@@ -76,4 +84,9 @@ export function describeDatabaseError(err: unknown, databaseUrl: string): Error 
       '`docker compose up -d mysql`, or a local MariaDB 10.6+ / MySQL 8.0.1+ — or set DATABASE_URL.',
     { cause: err },
   );
+}
+
+/** Node's and OpenSSL's codes for a handshake or certificate check that failed. */
+function isTlsFailure(code: string): boolean {
+  return /CERT|SSL|TLS|EPROTO|SIGNATURE|ISSUER|ALTNAME/.test(code);
 }

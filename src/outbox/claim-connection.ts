@@ -20,8 +20,8 @@
  * drops the session after that long and rolls the claim back, and the other pollers take
  * the rows instead of skipping them for MySQL's default eight hours.
  */
-import type { Knex } from 'knex';
-import mysql, { type Connection, type ConnectionOptions } from 'mysql2';
+import mysql, { type Connection } from 'mysql2';
+import { mysqlConnectionOptions } from '../db/database-url.js';
 
 export interface ClaimConnection {
   query<T = unknown>(sql: string, values?: readonly unknown[]): Promise<T>;
@@ -30,9 +30,9 @@ export interface ClaimConnection {
   close(): Promise<void>;
 }
 
-export function openClaimConnection(knex: Knex, idleTimeoutS: number): ClaimConnection {
-  // The same host, account and options as the knex pool (connect-database.ts).
-  const settings = (knex.client as { connectionSettings: ConnectionOptions }).connectionSettings;
+export function openClaimConnection(databaseUrl: string, idleTimeoutS: number): ClaimConnection {
+  // The same host, account, password and TLS as the knex pool (database-url.ts).
+  const settings = mysqlConnectionOptions(databaseUrl);
   let current: Promise<Connection> | undefined;
 
   function connection(): Promise<Connection> {

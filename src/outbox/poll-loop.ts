@@ -6,7 +6,6 @@
  * and opens a claim transaction only if so. When MySQL or Redis fails, it logs, backs off up to `errorBackoffMaxMs`, and
  * tries again — it never exits on its own, and it resumes by itself when they return.
  */
-import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { openClaimConnection } from './claim-connection.js';
 import { handOffBatch, type HandOffDeps, type HandOffResult } from './hand-off-batch.js';
@@ -30,14 +29,14 @@ export interface PollLoop {
 
 export function startPollLoop(
   options: Omit<HandOffDeps, 'claims'> & {
-    /** The poller opens its own connection with this knex's settings. */
-    knex: Knex;
+    /** The poller opens its own connection to this DATABASE_URL (claim-connection.ts). */
+    databaseUrl: string;
     logger: Logger;
     onCycle?: (result: HandOffResult) => void;
   },
   settings: PollLoopSettings,
 ): PollLoop {
-  const claims = openClaimConnection(options.knex, settings.claimTimeoutS);
+  const claims = openClaimConnection(options.databaseUrl, settings.claimTimeoutS);
   const deps = { ...options, claims };
   let state: 'running' | 'stopping' = 'running';
   let healthy = false;

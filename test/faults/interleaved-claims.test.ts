@@ -5,7 +5,6 @@
 // tries on MariaDB). A may hand off 1, but not 3 before B's 2 — or 3's push could overtake 2's.
 // The state after such an interleaving is built here exactly, with a row lock, on a real database.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectDatabase } from '../../src/db/connect-database.js';
 import { createLogger } from '../../src/logger.js';
 import { openClaimConnection } from '../../src/outbox/claim-connection.js';
 import { handOffBatch } from '../../src/outbox/hand-off-batch.js';
@@ -34,8 +33,7 @@ it('a poller holding an order’s events around one another poller holds hands o
 
   // Poller B, as its interleaved scan left it: holding the order's second event only.
   const pollerB = await scene.orderService.transaction({ isolationLevel: 'read committed' });
-  const knex = connectDatabase(scene.db.url, 2);
-  const claims = openClaimConnection(knex, 60);
+  const claims = openClaimConnection(scene.db.url, 60);
   try {
     await pollerB.raw('SELECT id FROM order_events WHERE id = ? FOR UPDATE', [second]);
 
@@ -59,6 +57,5 @@ it('a poller holding an order’s events around one another poller holds hands o
   } finally {
     if (!pollerB.isCompleted()) await pollerB.rollback();
     await claims.close();
-    await knex.destroy();
   }
 });

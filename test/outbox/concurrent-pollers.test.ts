@@ -4,7 +4,6 @@
 // Real MariaDB/MySQL (one database per test) and real BullMQ queues (one key prefix per test).
 import type { Knex } from 'knex';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectDatabase } from '../../src/db/connect-database.js';
 import {
   DEFAULT_ORDER_COLUMNS,
   migrationContextOf,
@@ -78,12 +77,10 @@ afterEach(async () => {
 
 /** A poller process's own resources: its claim connection, a Redis connection, the delivery queue. */
 function openPoller(): { claims: ClaimConnection; queue: DeliveryQueue } {
-  const knex = connectDatabase(db.url, 2);
-  const claims = openClaimConnection(knex, 60);
+  const claims = openClaimConnection(db.url, 60);
   const redis = connectRedis(testRedisUrl(), 'fail-fast');
   const queue = openDeliveryQueue(redis, prefix, JOB_SETTINGS);
   cleanups.push(
-    () => knex.destroy(),
     () => claims.close(),
     async () => redis.disconnect(),
     () => queue.close(),

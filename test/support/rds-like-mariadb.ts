@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
 import { findMariaDbBinaries, startLocalMariaDb } from '../../bench/local-mariadb.js';
+import { appUrlOf, createAppAccountSql, newAppAccount } from './app-account.js';
 import { findDockerProblem } from './docker-engine.js';
 
 export interface RdsLikeServer {
@@ -27,11 +28,6 @@ export interface RdsLikeServer {
 }
 
 const DATABASE = 'app';
-const APP_USER = 'push_app';
-// What a DBA grants an application that owns its schema, per SPEC §1: table privileges + TRIGGER.
-const APP_GRANTS =
-  'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER, REFERENCES, ' +
-  'CREATE VIEW, SHOW VIEW, LOCK TABLES';
 // mariadbd answers in ~0.2 s here; 30 s leaves room for a slow, busy CI disk.
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
@@ -64,12 +60,11 @@ async function startLocalServer(): Promise<RdsLikeServer> {
     readyTimeoutMs: READY_TIMEOUT_MS,
     stopGraceMs: STOP_GRACE_MS,
   });
-  const password = randomBytes(12).toString('hex');
+  const account = newAppAccount('push_app');
   try {
     await runAsRoot(server.rootUrl, [
       `CREATE DATABASE ${DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
-      `CREATE USER '${APP_USER}'@'%' IDENTIFIED BY '${password}'`,
-      `GRANT ${APP_GRANTS} ON ${DATABASE}.* TO '${APP_USER}'@'%'`,
+      ...createAppAccountSql(account, DATABASE),
     ]);
   } catch (error) {
     await server.stop();
@@ -79,9 +74,9 @@ async function startLocalServer(): Promise<RdsLikeServer> {
     host: '127.0.0.1',
     port: server.port,
     rootUrl: `mysql://root@127.0.0.1:${server.port}/${DATABASE}`,
-    appUrl: `mysql://${APP_USER}:${password}@127.0.0.1:${server.port}/${DATABASE}`,
+    appUrl: appUrlOf(server.rootUrl, account, DATABASE),
     database: DATABASE,
-    appUser: APP_USER,
+    appUser: account.user,
     setTrustFunctionCreators: (on) => setTrust(server.rootUrl, on),
     stop: () => server.stop(),
   };
@@ -103,20 +98,16 @@ async function startContainer(): Promise<RdsLikeServer> {
   const host = container.getHost();
   const port = container.getPort();
   const rootUrl = container.getConnectionUri(true);
-  const password = randomBytes(12).toString('hex');
-  await runAsRoot(rootUrl, [
-    // mysql_native_password: caching_sha2 over plain TCP needs an RSA key exchange for no benefit here.
-    `CREATE USER '${APP_USER}'@'%' IDENTIFIED WITH mysql_native_password BY '${password}'`,
-    `GRANT ${APP_GRANTS} ON ${DATABASE}.* TO '${APP_USER}'@'%'`,
-  ]);
+  const account = newAppAccount('push_app');
+  await runAsRoot(rootUrl, createAppAccountSql(account, DATABASE, { nativePassword: true }));
   let stopped = false;
   return {
     host,
     port,
     rootUrl,
-    appUrl: `mysql://${APP_USER}:${password}@${host}:${port}/${DATABASE}`,
+    appUrl: appUrlOf(rootUrl, account, DATABASE),
     database: DATABASE,
-    appUser: APP_USER,
+    appUser: account.user,
     setTrustFunctionCreators: (on) => setTrust(rootUrl, on),
     async stop() {
       if (stopped) return;

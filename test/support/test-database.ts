@@ -1,18 +1,35 @@
 // Isolation for tests that share one MySQL server and one Redis: every test file gets its own
-// database and its own BullMQ key prefix, with random suffixes so that parallel files, parallel
-// runs and leftovers of killed runs never meet.
+// database, its own application account and its own BullMQ key prefix, with random suffixes so
+// that parallel files, parallel runs and leftovers of killed runs never meet.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
 import { inject } from 'vitest';
+import {
+  appUrlOf,
+  createAppAccountSql,
+  dropAppAccountSql,
+  newAppAccount,
+  type AppAccount,
+} from './app-account.js';
 
 export interface TestDatabase {
   /** `push_t_<label>_<random>` */
   name: string;
-  /** The server URL with this database as its path, e.g. for DATABASE_URL of a child process. */
+  /**
+   * DATABASE_URL for the product: this database, logged in as its own least-privilege account
+   * with a percent-encoded password (app-account.ts). Every product connection uses it.
+   */
   url: string;
+  account: AppAccount;
+  /** The same account: what the order service or the product would open. */
   knex: Knex;
-  /** Destroys `knex` and drops the database. */
+  /**
+   * Root on this database, for what an application account may not do (SET GLOBAL, KILL
+   * another account's session, reading every session's locks). Say why where you use it.
+   */
+  adminUrl: string;
+  /** Destroys `knex`, drops the database and the account. */
   drop(): Promise<void>;
 }
 
@@ -30,23 +47,28 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   // MySQL names are at most 64 characters: 7 prefix + label + 1 + 8 random.
   const name = `push_t_${safeLabel(label, '_').slice(0, 40)}_${randomSuffix()}`;
   const serverUrl = testServerUrl();
-  await withServerConnection(serverUrl, (admin) =>
-    admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`),
-  );
-  const url = withDatabase(serverUrl, name);
+  const account = newAppAccount();
+  await withServerConnection(serverUrl, async (admin) => {
+    await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    for (const statement of createAppAccountSql(account, name)) await admin.raw(statement);
+  });
+  const url = appUrlOf(serverUrl, account, name);
   const knex = knexFactory({ client: 'mysql2', connection: url, pool: { min: 0, max: 4 } });
   let dropped = false;
   return {
     name,
     url,
+    account,
     knex,
+    adminUrl: withDatabase(serverUrl, name),
     async drop() {
       if (dropped) return;
       dropped = true;
       await knex.destroy();
-      await withServerConnection(serverUrl, (admin) =>
-        admin.raw(`DROP DATABASE IF EXISTS \`${name}\``),
-      );
+      await withServerConnection(serverUrl, async (admin) => {
+        await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+        await admin.raw(dropAppAccountSql(account));
+      });
     },
   };
 }
