@@ -69,6 +69,10 @@ const schema = z.object({
   // 5 ms: commit→Singer p50 ≈ 11 ms at 500 events/s on 2 cores, 6 ms less than 10 ms for
   // ≈ 3% more CPU per event; an idle poll costs one read. docs/BENCHMARKS.md, steps 3 and 6.
   POLL_INTERVAL_MS: positiveInt.default(5),
+  // The quiet poller's sleep, reached by doubling after POLL_INTERVAL_MS: ≤ 10 reads a second
+  // against the order service's database while nothing happens, and the first change after a
+  // silence reaches Singer within about this long (docs/BENCHMARKS.md, idle cost).
+  POLL_IDLE_INTERVAL_MS: positiveInt.max(10_000).default(100),
   POLL_BATCH_SIZE: positiveInt.max(10_000).default(500),
   POLL_ERROR_BACKOFF_MAX_MS: positiveInt.default(30_000),
   // A poller that goes silent holding a claim (its host died, froze or was cut off) keeps
@@ -144,6 +148,7 @@ export type Config = Readonly<{
   dashboard: { user: string; password: string } | undefined;
   roles: ReadonlySet<Role>;
   pollIntervalMs: number;
+  idlePollIntervalMs: number;
   pollBatchSize: number;
   pollErrorBackoffMaxMs: number;
   claimTimeoutS: number;
@@ -196,11 +201,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   // The claim session idles between polls and between retries after an error; a timeout
   // shorter than those gaps would have MySQL drop a healthy poller's session.
-  const longestIdleMs = Math.max(e.POLL_INTERVAL_MS, e.POLL_ERROR_BACKOFF_MAX_MS);
+  const longestIdleMs = Math.max(
+    e.POLL_INTERVAL_MS,
+    e.POLL_IDLE_INTERVAL_MS,
+    e.POLL_ERROR_BACKOFF_MAX_MS,
+  );
   if (e.CLAIM_TIMEOUT_S * 1000 < 2 * longestIdleMs) {
     throw new ConfigError(
       `invalid configuration:\n  CLAIM_TIMEOUT_S (got "${e.CLAIM_TIMEOUT_S}"): must be at least twice ` +
-        `POLL_INTERVAL_MS and POLL_ERROR_BACKOFF_MAX_MS (${longestIdleMs} ms), the longest a ` +
+        `POLL_INTERVAL_MS, POLL_IDLE_INTERVAL_MS and POLL_ERROR_BACKOFF_MAX_MS (${longestIdleMs} ms), the longest a ` +
         `healthy poller's session stays quiet`,
     );
   }
@@ -220,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : undefined,
     roles: new Set(e.ROLES),
     pollIntervalMs: e.POLL_INTERVAL_MS,
+    idlePollIntervalMs: Math.max(e.POLL_IDLE_INTERVAL_MS, e.POLL_INTERVAL_MS),
     pollBatchSize: e.POLL_BATCH_SIZE,
     pollErrorBackoffMaxMs: e.POLL_ERROR_BACKOFF_MAX_MS,
     claimTimeoutS: e.CLAIM_TIMEOUT_S,

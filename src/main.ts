@@ -152,6 +152,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         {
           batchSize: config.pollBatchSize,
           pollIntervalMs: config.pollIntervalMs,
+          idlePollIntervalMs: config.idlePollIntervalMs,
           errorBackoffMaxMs: config.pollErrorBackoffMaxMs,
           claimTimeoutS: config.claimTimeoutS,
         },

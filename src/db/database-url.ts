@@ -33,6 +33,8 @@ export interface DatabaseTls {
  * fine. Used by the config's validation so that a bad value stops the process at start.
  */
 export function databaseUrlProblems(databaseUrl: string): string[] {
+  // Whether it is a mysql:// URL at all is the config's check; this one reads its parameters.
+  if (!URL.canParse(databaseUrl)) return [];
   const url = new URL(databaseUrl);
   const problems: string[] = [];
   for (const name of url.searchParams.keys()) {
