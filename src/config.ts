@@ -80,6 +80,16 @@ const schema = z.object({
   // default. The poller sets its own session's timeout to this, so the rows are rolled
   // back and claimed by the other pollers within a minute.
   CLAIM_TIMEOUT_S: positiveInt.max(86_400).default(60),
+  // The longest push waits for MySQL's answer to one statement (the poller's and the knex
+  // pool's); then it drops the session and connects again. A black-holed path (no RST, no
+  // FIN) would otherwise hold a query for ~15 minutes of TCP retransmits. push's statements
+  // take milliseconds (a whole commit → Singer trip is ≤ 36 ms at p99 at 500 events/s on a
+  // quiet machine, ≤ 425 ms on a loaded one: docs/BENCHMARKS.md), so 10 s mistakes no slow
+  // moment for a dead path, and notices a dead one well within a minute. At least 100 ms,
+  // so that a value meant in seconds (10, 30) is refused. Independent of CLAIM_TIMEOUT_S:
+  // that is how long MySQL waits for a silent poller, this how long push waits for a silent
+  // MySQL.
+  DB_QUERY_TIMEOUT_MS: positiveInt.min(100).max(3_600_000).default(10_000),
   WORKER_CONCURRENCY: positiveInt.max(1_000).default(64),
   DELIVERY_ATTEMPTS: positiveInt.max(100).default(15),
   DELIVERY_BACKOFF_BASE_MS: positiveInt.default(1_000),
@@ -152,6 +162,7 @@ export type Config = Readonly<{
   pollBatchSize: number;
   pollErrorBackoffMaxMs: number;
   claimTimeoutS: number;
+  dbQueryTimeoutMs: number;
   workerConcurrency: number;
   deliveryAttempts: number;
   deliveryBackoffBaseMs: number;
@@ -233,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pollBatchSize: e.POLL_BATCH_SIZE,
     pollErrorBackoffMaxMs: e.POLL_ERROR_BACKOFF_MAX_MS,
     claimTimeoutS: e.CLAIM_TIMEOUT_S,
+    dbQueryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     deliveryAttempts: e.DELIVERY_ATTEMPTS,
     deliveryBackoffBaseMs: e.DELIVERY_BACKOFF_BASE_MS,

@@ -51,7 +51,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const catalog = loadScenarioCatalog(config.scenariosFile);
   const renderer = createPushRenderer(catalog, { orderDetailUrl: config.orderDetailUrl });
 
-  const knex = connectDatabase(config.databaseUrl, config.workerConcurrency + 4);
+  const knex = connectDatabase(config.databaseUrl, config.workerConcurrency + 4, {
+    queryTimeoutMs: config.dbQueryTimeoutMs,
+    logger: logger.child({ role: 'mysql-pool' }),
+  });
   const cleanups: Array<() => Promise<unknown>> = [() => knex.destroy()];
   const runCleanups = async () => {
     for (const cleanup of cleanups.reverse()) {
@@ -155,6 +158,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           idlePollIntervalMs: config.idlePollIntervalMs,
           errorBackoffMaxMs: config.pollErrorBackoffMaxMs,
           claimTimeoutS: config.claimTimeoutS,
+          queryTimeoutMs: config.dbQueryTimeoutMs,
         },
       );
       cleanups.push(() => loop.stop());

@@ -1,32 +1,92 @@
 /**
  * One knex instance per process, on mysql2, logging in with the options DATABASE_URL
  * describes (database-url.ts): account, password, TLS.
+ *
+ * Its pool lends no session that must be given up (session-faults.ts): one that answered
+ * read-only (the old writer after a failover; worker writes and retention go through this
+ * pool) or, with `queryTimeoutMs`, one that did not answer in time. knex marks a session it
+ * saw fail with `__knex__disposed`, and its pool checks that mark before lending a
+ * connection again and destroys it instead (knex/lib/client.js, `validate`); the same mark
+ * is set here for those answers. The next query then opens a new connection, which looks
+ * the host up again and so follows DNS to the new writer.
  */
 import knexFactory, { type Knex } from 'knex';
+import type { Connection } from 'mysql2';
+import type { Logger } from 'pino';
 import { redactUrl } from '../config.js';
 import { ServiceUnreachableError } from '../service-unreachable-error.js';
 import { databaseNameOf, databaseTlsOf, mysqlConnectionOptions } from './database-url.js';
+import { describeSessionFault, destroySession, sessionFaultOf } from './session-faults.js';
 
 export { databaseNameOf } from './database-url.js';
 
-export function connectDatabase(databaseUrl: string, poolMax = 10): Knex {
+export interface DatabaseOptions {
+  /**
+   * The longest wait for MySQL's answer to one query (DB_QUERY_TIMEOUT_MS). The service sets
+   * it; migrations and commands do not, since an ALTER on a big table may take minutes.
+   */
+  queryTimeoutMs?: number;
+  /** Told when a pooled session is given up for a read-only answer or a missed deadline. */
+  logger?: Logger;
+}
+
+export function connectDatabase(
+  databaseUrl: string,
+  poolMax = 10,
+  options: DatabaseOptions = {},
+): Knex {
   return knexFactory({
     client: 'mysql2',
     connection: mysqlConnectionOptions(databaseUrl) as Knex.MySql2ConnectionConfig,
     pool: {
       min: 0,
       max: poolMax,
-      afterCreate(
-        conn: { query: (sql: string, cb: (err: Error | null) => void) => void },
-        done: (err: Error | null, conn: unknown) => void,
-      ) {
-        conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
+      afterCreate(conn: PooledConnection, done: (err: Error | null, conn: unknown) => void) {
+        guardPooledSession(conn, options);
+        conn.query("SET time_zone = '+00:00'", [], (err) => done(err, conn));
       },
     },
     acquireConnectionTimeout: 10_000,
     // knex would print driver stack traces on its own; callers report errors themselves.
     log: { warn() {}, error() {}, deprecate() {}, debug() {} },
   });
+}
+
+type QueryCallback = (err: Error | null, ...results: unknown[]) => void;
+
+/** A mysql2 connection as knex's pool holds it, with knex's mark. */
+interface PooledConnection extends Pick<Connection, 'destroy'> {
+  query(sql: string | { sql: string }, values: unknown, callback?: QueryCallback): unknown;
+  __knex__disposed?: unknown;
+}
+
+/**
+ * Gives every query knex runs on this session the deadline, and marks the session for
+ * disposal when its answer says it must go. knex runs every query, transactions included,
+ * as `query(options, bindings, callback)` (knex/lib/dialects/mysql); a call without a
+ * callback (a stream) is passed through untouched.
+ */
+function guardPooledSession(conn: PooledConnection, { queryTimeoutMs, logger }: DatabaseOptions) {
+  const query = conn.query.bind(conn);
+  conn.query = (sql, values, callback) => {
+    if (typeof callback !== 'function') return query(sql, values, callback);
+    const options = typeof sql === 'string' ? { sql } : sql;
+    const timed = queryTimeoutMs === undefined ? options : { timeout: queryTimeoutMs, ...options };
+    return query(timed, values, (err, ...results) => {
+      const fault = err ? sessionFaultOf(err) : undefined;
+      if (fault && !conn.__knex__disposed) {
+        conn.__knex__disposed = err;
+        if (fault === 'timed out') destroySession(conn);
+        if (fault !== 'lost') {
+          logger?.warn(
+            { fault, code: (err as { code?: string }).code },
+            describeSessionFault(fault, queryTimeoutMs ?? 0),
+          );
+        }
+      }
+      callback(err, ...results);
+    });
+  };
 }
 
 /**

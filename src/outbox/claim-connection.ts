@@ -13,7 +13,10 @@
  *   mysql2, so multiple statements open no door to injection.
  *
  * A connection that fails is dropped (MySQL rolls back whatever it held) and the next
- * query opens a new one, so a KILLed or restarted MySQL costs one failed cycle.
+ * query opens a new one, so a KILLed or restarted MySQL costs one failed cycle. So is one
+ * that answers read-only (the old writer after a failover: the new connection finds the
+ * new writer through DNS) or does not answer within `queryTimeoutMs` (a black-holed path):
+ * session-faults.ts says which answers those are.
  *
  * Its session's `wait_timeout` is `idleTimeoutS`: if this process goes silent in the middle
  * of a claim (its host dies, freezes or is cut off, and no FIN ever reaches MySQL), MySQL
@@ -21,7 +24,14 @@
  * the rows instead of skipping them for MySQL's default eight hours.
  */
 import mysql, { type Connection } from 'mysql2';
+import type { Logger } from 'pino';
 import { mysqlConnectionOptions } from '../db/database-url.js';
+import {
+  describeSessionFault,
+  destroySession,
+  QueryDeadlineError,
+  sessionFaultOf,
+} from '../db/session-faults.js';
 
 export interface ClaimConnection {
   query<T = unknown>(sql: string, values?: readonly unknown[]): Promise<T>;
@@ -30,7 +40,19 @@ export interface ClaimConnection {
   close(): Promise<void>;
 }
 
-export function openClaimConnection(databaseUrl: string, idleTimeoutS: number): ClaimConnection {
+export interface ClaimConnectionSettings {
+  /** The session's wait_timeout (CLAIM_TIMEOUT_S). */
+  idleTimeoutS: number;
+  /** The longest wait for MySQL's answer to one query (DB_QUERY_TIMEOUT_MS). */
+  queryTimeoutMs: number;
+  /** Told when a session is dropped for a read-only answer or a missed deadline. */
+  logger?: Logger;
+}
+
+export function openClaimConnection(
+  databaseUrl: string,
+  { idleTimeoutS, queryTimeoutMs, logger }: ClaimConnectionSettings,
+): ClaimConnection {
   // The same host, account, password and TLS as the knex pool (database-url.ts).
   const settings = mysqlConnectionOptions(databaseUrl);
   let current: Promise<Connection> | undefined;
@@ -46,10 +68,11 @@ export function openClaimConnection(databaseUrl: string, idleTimeoutS: number): 
           "SET time_zone = '+00:00'; SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; " +
             'SET SESSION wait_timeout = ?',
           [idleTimeoutS],
+          queryTimeoutMs,
         );
         return raw;
       } catch (err) {
-        raw.destroy();
+        destroySession(raw);
         throw err;
       }
     })();
@@ -65,17 +88,26 @@ export function openClaimConnection(databaseUrl: string, idleTimeoutS: number): 
   }
 
   async function drop(): Promise<void> {
-    (await detach())?.destroy();
+    const raw = await detach();
+    if (raw) destroySession(raw);
   }
 
   async function query<T>(sql: string, values?: readonly unknown[]): Promise<T> {
     const raw = await connection();
     try {
-      return (await run(raw, sql, values)) as T;
+      return (await run(raw, sql, values, queryTimeoutMs)) as T;
     } catch (err) {
-      // A statement MySQL refused leaves the session usable; a lost one does not.
-      if ((err as { fatal?: boolean }).fatal) await drop();
-      throw err;
+      // A statement MySQL refused leaves the session usable; a lost, silent or read-only
+      // one does not.
+      const fault = sessionFaultOf(err);
+      if (!fault) throw err;
+      await drop();
+      if (fault === 'lost') throw err;
+      const why = describeSessionFault(fault, queryTimeoutMs);
+      logger?.warn({ fault, code: (err as { code?: string }).code }, why);
+      // mysql2's own words for a missed deadline ("Query inactivity timeout") would be what
+      // /readyz and the poller's error log show; these name the setting.
+      throw fault === 'timed out' ? new QueryDeadlineError(why, { cause: err }) : err;
     }
   }
 
@@ -96,9 +128,14 @@ export function openClaimConnection(databaseUrl: string, idleTimeoutS: number): 
   };
 }
 
-function run(raw: Connection, sql: string, values?: readonly unknown[]): Promise<unknown> {
+function run(
+  raw: Connection,
+  sql: string,
+  values: readonly unknown[] | undefined,
+  timeoutMs: number,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    raw.query(sql, (values ?? []) as unknown[], (err, result) =>
+    raw.query({ sql, timeout: timeoutMs }, (values ?? []) as unknown[], (err, result) =>
       err ? reject(err) : resolve(result),
     );
   });

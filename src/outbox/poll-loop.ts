@@ -24,6 +24,8 @@ export interface PollLoopSettings {
   errorBackoffMaxMs: number;
   /** How long MySQL keeps the claim of a poller that went silent (CLAIM_TIMEOUT_S). */
   claimTimeoutS: number;
+  /** The longest wait for MySQL's answer to one query of a cycle (DB_QUERY_TIMEOUT_MS). */
+  queryTimeoutMs: number;
 }
 
 export interface PollLoop {
@@ -43,7 +45,11 @@ export function startPollLoop(
   },
   settings: PollLoopSettings,
 ): PollLoop {
-  const claims = openClaimConnection(options.databaseUrl, settings.claimTimeoutS);
+  const claims = openClaimConnection(options.databaseUrl, {
+    idleTimeoutS: settings.claimTimeoutS,
+    queryTimeoutMs: settings.queryTimeoutMs,
+    logger: options.logger,
+  });
   const deps = { ...options, claims };
   let state: 'running' | 'stopping' = 'running';
   let healthy = false;

@@ -42,6 +42,8 @@ describe('loadConfig', () => {
     ['POLL_INTERVAL_MS', '-5'],
     ['CLAIM_TIMEOUT_S', '0'],
     ['CLAIM_TIMEOUT_S', 'soon'],
+    ['DB_QUERY_TIMEOUT_MS', '10'],
+    ['DB_QUERY_TIMEOUT_MS', '0'],
     ['ORDERS_TABLE', 'orders; DROP TABLE orders'],
     ['ORDER_COLUMNS', 'status'],
     ['ORDER_COLUMNS', 'colour=hue'],
@@ -66,6 +68,11 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ CLAIM_TIMEOUT_S: '2', POLL_ERROR_BACKOFF_MAX_MS: '1000' }).claimTimeoutS,
     ).toBe(2);
+  });
+
+  it('gives MySQL queries a 10 s deadline unless DB_QUERY_TIMEOUT_MS says otherwise', () => {
+    expect(loadConfig({}).dbQueryTimeoutMs).toBe(10_000);
+    expect(loadConfig({ DB_QUERY_TIMEOUT_MS: '2000' }).dbQueryTimeoutMs).toBe(2_000);
   });
 
   it('rejects DASHBOARD_USER without DASHBOARD_PASSWORD, and the reverse', () => {

@@ -33,7 +33,7 @@ it('a poller holding an order’s events around one another poller holds hands o
 
   // Poller B, as its interleaved scan left it: holding the order's second event only.
   const pollerB = await scene.orderService.transaction({ isolationLevel: 'read committed' });
-  const claims = openClaimConnection(scene.db.url, 60);
+  const claims = openClaimConnection(scene.db.url, { idleTimeoutS: 60, queryTimeoutMs: 10_000 });
   try {
     await pollerB.raw('SELECT id FROM order_events WHERE id = ? FOR UPDATE', [second]);
 

@@ -77,7 +77,7 @@ afterEach(async () => {
 
 /** A poller process's own resources: its claim connection, a Redis connection, the delivery queue. */
 function openPoller(): { claims: ClaimConnection; queue: DeliveryQueue } {
-  const claims = openClaimConnection(db.url, 60);
+  const claims = openClaimConnection(db.url, { idleTimeoutS: 60, queryTimeoutMs: 10_000 });
   const redis = connectRedis(testRedisUrl(), 'fail-fast');
   const queue = openDeliveryQueue(redis, prefix, JOB_SETTINGS);
   cleanups.push(

@@ -57,6 +57,7 @@ beforeAll(async () => {
       idlePollIntervalMs: IDLE_POLL_INTERVAL_MS,
       errorBackoffMaxMs: 1000,
       claimTimeoutS: 60,
+      queryTimeoutMs: 10_000,
     },
   );
 });
@@ -86,7 +87,7 @@ it('backs off to the idle interval when quiet and snaps back at the first change
     () => 'the poller never claimed the change',
   );
   await eventually(
-    async () => ((await queue.getJobCounts('waiting')).waiting > 0 ? true : undefined),
+    async () => (((await queue.getJobCounts('waiting')).waiting ?? 0) > 0 ? true : undefined),
     10_000,
     () => 'no push reached the delivery queue',
   );
