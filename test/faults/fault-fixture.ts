@@ -106,24 +106,47 @@ export interface FaultScene {
   destroy(): Promise<void>;
 }
 
+export interface FaultSceneOptions {
+  redisUrl?: string;
+  /** Root on a private server the test started (its path is ignored); default the shared one. */
+  serverUrl?: string;
+  /**
+   * Who the order service is and who installs push's trigger: the application account (the
+   * default, as in production), or root for a test in which the order service must go on writing
+   * while `read_only` refuses push's account. A trigger runs with its definer's privileges, so
+   * under read_only an UPDATE passes only if the trigger's definer, too, may write.
+   */
+  orderServiceAccount?: 'app' | 'root';
+}
+
 export async function createFaultScene(
   label: string,
-  options: { redisUrl?: string } = {},
+  options: FaultSceneOptions = {},
 ): Promise<FaultScene> {
   const redisUrl = options.redisUrl ?? testRedisUrl();
   const queuePrefix = testQueuePrefix(label);
-  const db = await createTestDatabase(label);
-  await createOrderServiceTables(db.knex);
-  await insertSampleNurses(db.knex);
-  await migrateLatest(
-    db.knex,
-    migrationContextOf({ ordersTable: 'orders', orderColumns: DEFAULT_ORDER_COLUMNS }),
-  );
+  const db = await createTestDatabase(label, { serverUrl: options.serverUrl });
+  const orderServiceUrl = options.orderServiceAccount === 'root' ? db.adminUrl : db.url;
+  const installer = knexFactory({
+    client: 'mysql2',
+    connection: orderServiceUrl,
+    pool: { min: 0, max: 1 },
+  });
+  try {
+    await createOrderServiceTables(installer);
+    await insertSampleNurses(installer);
+    await migrateLatest(
+      installer,
+      migrationContextOf({ ordersTable: 'orders', orderColumns: DEFAULT_ORDER_COLUMNS }),
+    );
+  } finally {
+    await installer.destroy();
+  }
 
   const orderServiceThreads = new Set<number>();
   const orderService = knexFactory({
     client: 'mysql2',
-    connection: db.url,
+    connection: orderServiceUrl,
     pool: {
       min: 0,
       max: 8,

@@ -3,10 +3,10 @@
 // again and pushes flow without a restart. Redis is a private one the test kills and starts
 // again; MySQL is made unreachable by a TCP relay between the service and the server that the
 // test closes (dropping every connection, refusing new ones) and opens again.
-import { createServer, Socket, type Server } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
-import { findFreePort, type ServiceProcess } from '../support/service-process.js';
+import type { ServiceProcess } from '../support/service-process.js';
+import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 import { testServerUrl } from '../support/test-database.js';
 import { createFaultScene, report, until, type FaultScene } from './fault-fixture.js';
 
@@ -86,61 +86,3 @@ it('answers 503 on /readyz while MySQL is unreachable, stays up, and is ready an
   service.kill('SIGTERM');
   expect((await service.waitForExit()).code).toBe(0);
 });
-
-interface TcpRelay {
-  port: number;
-  /** Closes the listening socket and cuts every relayed connection: the server is unreachable. */
-  stop(): void;
-  /** Listens again on the same port. */
-  start(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** A TCP relay from a local port to host:port that can be cut and restored. */
-async function startTcpRelay(host: string, targetPort: number): Promise<TcpRelay> {
-  const port = await findFreePort();
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
-      const listening = createServer((client) => {
-        const upstream = new Socket();
-        sockets.add(client).add(upstream);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
-        upstream.connect(targetPort, host, () => {
-          client.pipe(upstream);
-          upstream.pipe(client);
-        });
-      });
-      listening.once('error', reject);
-      listening.listen(port, '127.0.0.1', () => {
-        server = listening;
-        resolve();
-      });
-    });
-
-  const stop = () => {
-    server?.close();
-    server = undefined;
-    for (const socket of sockets) socket.destroy();
-    sockets.clear();
-  };
-
-  await start();
-  return {
-    port,
-    stop,
-    start,
-    async close() {
-      stop();
-    },
-  };
-}

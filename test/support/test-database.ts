@@ -42,11 +42,16 @@ export function testRedisUrl(): string {
   return inject('testRedisUrl');
 }
 
-/** Creates a fresh, empty utf8mb4 database for one test file (or test). */
-export async function createTestDatabase(label: string): Promise<TestDatabase> {
+/**
+ * Creates a fresh, empty utf8mb4 database for one test file (or test), on the shared test server
+ * or on `serverUrl` (root on a private server the test started; its path is ignored).
+ */
+export async function createTestDatabase(
+  label: string,
+  { serverUrl = testServerUrl() }: { serverUrl?: string } = {},
+): Promise<TestDatabase> {
   // MySQL names are at most 64 characters: 7 prefix + label + 1 + 8 random.
   const name = `push_t_${safeLabel(label, '_').slice(0, 40)}_${randomSuffix()}`;
-  const serverUrl = testServerUrl();
   const account = newAppAccount();
   await withServerConnection(serverUrl, async (admin) => {
     await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);

@@ -1,0 +1,110 @@
+// A TCP relay on loopback between the product and a server, which a fault test can break in the
+// two ways networks break:
+//
+// - stop(): the server is down or refuses: the listener closes and every relayed connection is
+//   cut (the product sees the close at once). start() listens again.
+// - blackHole(): the path goes dark without a word: nothing more is delivered in either direction
+//   and nothing is closed — no RST, no FIN — as when a host dies or a firewall drops packets. New
+//   connections are accepted and then hear nothing. forward() relays new connections again; the
+//   ones that went dark stay dark, as a session to a dead host (an old writer's address after a
+//   failover) never comes back.
+import { createServer, Socket, type Server } from 'node:net';
+import { findFreePort } from './service-process.js';
+
+export interface TcpRelay {
+  port: number;
+  stop(): void;
+  start(): Promise<void>;
+  blackHole(): void;
+  forward(): void;
+  /** Stops, and closes the dark connections too. */
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+  /** Cuts both sides; set until the pair goes dark. */
+  cut: () => void;
+}
+
+export async function startTcpRelay(host: string, targetPort: number): Promise<TcpRelay> {
+  const port = await findFreePort();
+  const relayed = new Set<Pair>();
+  const dark = new Set<Socket>();
+  let server: Server | undefined;
+  let blackHoled = false;
+
+  function goDark(...sockets: Socket[]) {
+    for (const socket of sockets) {
+      socket.unpipe();
+      socket.pause();
+      // Whatever happens on one side is no longer passed to the other.
+      socket
+        .removeAllListeners('close')
+        .removeAllListeners('error')
+        .on('error', () => {});
+      dark.add(socket);
+    }
+  }
+
+  function relay(client: Socket) {
+    if (blackHoled) return goDark(client);
+    const upstream = new Socket();
+    const pair: Pair = {
+      client,
+      upstream,
+      cut: () => {
+        client.destroy();
+        upstream.destroy();
+        relayed.delete(pair);
+      },
+    };
+    relayed.add(pair);
+    client.on('error', pair.cut).on('close', pair.cut);
+    upstream.on('error', pair.cut).on('close', pair.cut);
+    upstream.connect(targetPort, host, () => {
+      if (!relayed.has(pair)) return; // went dark (or was cut) while connecting
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  }
+
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const listening = createServer(relay);
+      listening.once('error', reject);
+      listening.listen(port, '127.0.0.1', () => {
+        server = listening;
+        resolve();
+      });
+    });
+
+  const stop = () => {
+    server?.close();
+    server = undefined;
+    for (const pair of [...relayed]) pair.cut();
+  };
+
+  await start();
+  return {
+    port,
+    stop,
+    start,
+    blackHole() {
+      blackHoled = true;
+      for (const pair of [...relayed]) {
+        relayed.delete(pair);
+        goDark(pair.client, pair.upstream);
+      }
+    },
+    forward() {
+      blackHoled = false;
+    },
+    async close() {
+      stop();
+      for (const socket of dark) socket.destroy();
+      dark.clear();
+    },
+  };
+}
