@@ -96,8 +96,11 @@ export function mysqlConnectionOptions(databaseUrl: string): ConnectionOptions {
     bigNumberStrings: true,
     timezone: 'Z',
     charset: 'utf8mb4',
+    // Handshake, TLS and login: a path that went dark fails the connect here.
     connectTimeout: 5_000,
-    // A black-holed path (no RST, no FIN) is noticed by the kernel, not only by a deadline.
+    // Keepalive probes (the first after 10 s idle) let the kernel find an idle connection on a
+    // dark path (no RST, no FIN). A query in flight is bounded by DB_QUERY_TIMEOUT_MS instead
+    // (session-faults.ts): TCP retransmits unanswered data for ~15 minutes before giving up.
     enableKeepAlive: true,
     keepAliveInitialDelay: 10_000,
   };
