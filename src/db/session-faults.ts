@@ -10,7 +10,7 @@
  * - **read-only**: after an RDS or Aurora failover (or a Multi-AZ switchover) the old writer
  *   can stay up and answer as a read-only server while DNS already names the new one. A
  *   session stays with the server it was opened on; a new connection looks the host up
- *   again (mysql2 resolves it on every connect, and Node caches no DNS answers).
+ *   again (mysql2 resolves it on every connect, and Node itself caches no DNS answers).
  *
  * Giving up the session ends whatever it held: MySQL rolls back its open transaction when
  * it sees the connection close — or, on a black-holed path, when its `wait_timeout` passes.
