@@ -9,6 +9,7 @@ import { changeOrders, clearPushTables, insertOrders, setTrigger } from './bench
 import { monotonicMs } from './clock.js';
 import { binlogPosition, startPipeline, usesOutbox, type PipelineName } from './pipelines.js';
 import { processCpuMs } from './process-cpu.js';
+import { peakRssMiB } from './process-memory.js';
 import { redisCpuMs, type MeasureSetup } from './measure-setup.js';
 import { perEvent, readCommandStats } from './redis-commands.js';
 
@@ -26,6 +27,8 @@ export interface DrainRun {
   dbCpuUsPerEvent: number;
   redisCpuUsPerEvent: number;
   repeats: number;
+  /** Each process's peak resident memory over its life (start-up and drain), MiB, in start order. */
+  peakRssMiBByProcess: number[];
   /** Redis commands per event over the whole drain (the benchmark's own Redis only). */
   redisCommands?: ReturnType<typeof perEvent>;
 }
@@ -61,6 +64,7 @@ export async function measureDrain(
     const dbCpu = processCpuMs(setup.serverPids.mariadb) - readyDbCpu;
     const redisCpu = redisCpuMs(setup) - readyRedisCpu;
     const receipts = await stub.receipts();
+    const peakRssMiBByProcess = running.pids.map(peakRssMiB);
     const commandsAfter = setup.privateRedisUrl
       ? await readCommandStats(setup.privateRedisUrl)
       : undefined;
@@ -79,6 +83,7 @@ export async function measureDrain(
       dbCpuUsPerEvent: (dbCpu * 1000) / deliveredSinceReady,
       redisCpuUsPerEvent: (redisCpu * 1000) / deliveredSinceReady,
       repeats: receipts.repeats,
+      peakRssMiBByProcess,
       redisCommands:
         commandsBefore && commandsAfter
           ? perEvent(commandsBefore, commandsAfter, done.delivered)

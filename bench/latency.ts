@@ -12,6 +12,7 @@ import { clearPushTables, insertOrders, setTrigger } from './bench-database.js';
 import { monotonicMs, sleep } from './clock.js';
 import { binlogPosition, startPipeline, usesOutbox, type PipelineName } from './pipelines.js';
 import { processCpuMs } from './process-cpu.js';
+import { peakRssMiB } from './process-memory.js';
 import { percentile, slope } from './stats.js';
 import { runSteadyLoad } from './steady-load.js';
 import { redisCpuMs, type MeasureSetup } from './measure-setup.js';
@@ -49,6 +50,8 @@ export interface LatencyRun {
   maxScheduleSlipMs: number;
   /** The pipeline's CPU while idle after the run (polling and timers), % of one core. */
   idleCpuPercent: number;
+  /** Each process's peak resident memory over its life (warm-up and load), MiB, in start order. */
+  peakRssMiBByProcess: number[];
 }
 
 const WARM_UP_S = 3;
@@ -111,6 +114,7 @@ export async function measureLatency(
     const dbCpu = processCpuMs(setup.serverPids.mariadb) - dbCpuBefore;
     const redisCpu = redisCpuMs(setup) - redisCpuBefore;
     const receipts = await stub.receipts();
+    const peakRssMiBByProcess = running.pids.map(peakRssMiB);
     await sleep(1_000);
     const idleFrom = running.cpuMs();
     await sleep(IDLE_S * 1000);
@@ -160,6 +164,7 @@ export async function measureLatency(
       redisCpuUsPerEvent: usPerEvent(redisCpu),
       maxScheduleSlipMs: load.maxScheduleSlipMs,
       idleCpuPercent,
+      peakRssMiBByProcess,
     };
   } finally {
     await running.stop();

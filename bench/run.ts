@@ -131,7 +131,8 @@ try {
           drainRuns.push(result);
           progress(
             `drain ${pipeline} run ${run + 1}: ${Math.round(result.eventsPerSecond)} events/s, ` +
-              `${Math.round(result.cpuUsPerEvent)} µs CPU/event, start-up ${Math.round(result.startupMs)} ms`,
+              `${Math.round(result.cpuUsPerEvent)} µs CPU/event, start-up ${Math.round(result.startupMs)} ms, ` +
+              `peak RSS ${result.peakRssMiBByProcess.map(Math.round).join(' + ')} MiB`,
           );
         }
       }
@@ -150,7 +151,8 @@ try {
               `(in BullMQ p50 ${result.handOffP50Ms.toFixed(0)} p99 ${result.handOffP99Ms.toFixed(0)}) ` +
               `max ${result.maxMs.toFixed(1)} ms at ${Math.round(result.achievedRate)}/s, ` +
               `${Math.round(result.cpuUsPerEvent)} µs CPU/event ` +
-              `(${result.cpuUsPerEventByProcess.map(Math.round).join(' + ')}), lost ${result.missing}`,
+              `(${result.cpuUsPerEventByProcess.map(Math.round).join(' + ')}), lost ${result.missing}, ` +
+              `peak RSS ${result.peakRssMiBByProcess.map(Math.round).join(' + ')} MiB`,
           );
         }
       }

@@ -114,6 +114,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Every environment variable push reads: deployment files may set these and no others. */
+export const SETTING_NAMES: ReadonlySet<string> = new Set(Object.keys(schema.shape));
+
 /**
  * ORDER_COLUMNS renames the orders columns push reads, for an order service whose names
  * differ from SPEC §2: `status=state,status_reason=state_reason`.

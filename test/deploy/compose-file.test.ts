@@ -3,29 +3,17 @@
  * by `docker-compose config` (Debian's docker-compose, installed by .ci/run), and the
  * Dockerfile's promises (current LTS, multi-stage, non-root) are read from its text.
  */
-import { execFile } from 'node:child_process';
 import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/package-root.js';
+import { runTool } from './deploy-files.js';
 
-const run = promisify(execFile);
-
-async function composeConfig(file: string) {
-  try {
-    await run('docker-compose', ['-f', file, 'config', '-q'], { cwd: packageRoot });
-    return { ok: true, stderr: '' };
-  } catch (err) {
-    const e = err as { code?: string; stderr?: string };
-    if (e.code === 'ENOENT') {
-      throw new Error(
-        'docker-compose is not installed: `apt-get install docker-compose` (.ci/run does)',
-      );
-    }
-    return { ok: false, stderr: e.stderr ?? '' };
-  }
+function composeConfig(file: string) {
+  return runTool('docker-compose', ['-f', file, 'config', '-q'], {
+    installHint: '`apt-get install docker-compose` (.ci/run does)',
+  });
 }
 
 describe('deployment files', () => {
