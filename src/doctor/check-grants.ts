@@ -1,13 +1,16 @@
 /**
- * The account's privileges on the database, from SHOW GRANTS FOR CURRENT_USER. push needs
- * ordinary table privileges plus TRIGGER (SPEC §1) and nothing global: it reads no binlog,
- * so no REPLICATION SLAVE / REPLICATION CLIENT, which managed MySQL does not hand out.
+ * The account's privileges on the database, from SHOW GRANTS, counting the roles active at
+ * login (what every session push opens gets). push needs ordinary table privileges plus
+ * TRIGGER (SPEC §1) and nothing global: it reads no binlog, so no REPLICATION SLAVE /
+ * REPLICATION CLIENT, which managed MySQL does not hand out. (RDS for MySQL 8.0.36 and later
+ * gives its master user its privileges through the role rds_superuser_role.)
  */
 import type { Knex } from 'knex';
 import { fail, ok, type CheckResult } from './check-result.js';
 import {
   hasGlobalPrivilege,
   parseGrants,
+  parseRoleList,
   privilegesOnDatabase,
   tableGrantsIn,
   type ParsedGrants,
@@ -36,21 +39,37 @@ export interface AccountGrants {
   user: string;
   host: string;
   database: string;
+  /** The account's grants and those of its active roles. */
   grants: ParsedGrants;
+  /** Roles active in this session, i.e. at login (default or mandatory roles), unquoted. */
+  activeRoles: string[];
 }
 
 export async function readAccountGrants(knex: Knex): Promise<AccountGrants> {
-  const [who] = (await knex.raw('SELECT CURRENT_USER() AS account, DATABASE() AS db')) as [
-    { account: string; db: string | null }[],
-  ];
+  const [who] = (await knex.raw(
+    'SELECT CURRENT_USER() AS account, DATABASE() AS db, CURRENT_ROLE() AS role, VERSION() AS version',
+  )) as [{ account: string; db: string | null; role: string | null; version: string }[]];
   const account = who[0]?.account ?? '';
   const at = account.lastIndexOf('@');
-  const [rows] = (await knex.raw('SHOW GRANTS FOR CURRENT_USER')) as [Record<string, string>[]];
+  // MySQL 8: CURRENT_ROLE() is 'NONE' or `r1`@`%`,`r2`@`%`, and SHOW GRANTS expands only the
+  // roles named in USING. MariaDB: NULL or the role's bare name, and SHOW GRANTS without FOR
+  // includes the current role's grants (FOR CURRENT_USER does not).
+  const role = who[0]?.role ?? null;
+  const hasActiveRole = role !== null && role !== '' && role !== 'NONE';
+  const isMariaDb = /mariadb/i.test(who[0]?.version ?? '');
+  const showGrants = !hasActiveRole
+    ? 'SHOW GRANTS FOR CURRENT_USER'
+    : isMariaDb
+      ? 'SHOW GRANTS'
+      : // The server's own quoting of the role names, so they go back into SQL as they came.
+        `SHOW GRANTS FOR CURRENT_USER() USING ${role}`;
+  const [rows] = (await knex.raw(showGrants)) as [Record<string, string>[]];
   return {
     user: at < 0 ? account : account.slice(0, at),
     host: at < 0 ? '%' : account.slice(at + 1),
     database: who[0]?.db ?? '',
     grants: parseGrants(rows.map((row) => Object.values(row)[0] ?? '')),
+    activeRoles: hasActiveRole ? parseRoleList(role) : [],
   };
 }
 
@@ -73,13 +92,7 @@ export function judgeGrants(account: AccountGrants): CheckResult {
   const who = `${account.user}@${account.host}`;
   const db = `\`${account.database}\``;
   const missing = missingPrivileges(account);
-  const notes = [NO_REPLICATION_NOTE];
-  if (account.grants.roles.length > 0) {
-    notes.push(
-      `privileges that come through roles (${account.grants.roles.join(', ')}) are not counted; ` +
-        'grant them to the account directly if this check is wrong',
-    );
-  }
+  const notes = [NO_REPLICATION_NOTE, ...roleNotes(account)];
   const onTables = tableGrantsIn(account.grants, account.database);
   if (onTables.length > 0) {
     notes.push(
@@ -103,6 +116,23 @@ export function judgeGrants(account: AccountGrants): CheckResult {
     `as an administrator: GRANT ${missing.join(', ')} ON ${grantDatabase(account.database)}.* TO ${quoteAccount(account)};`,
     [...why, ...notes],
   );
+}
+
+/** What the check made of roles: counted when active at login, otherwise named and not counted. */
+function roleNotes(account: AccountGrants): string[] {
+  const active = new Set(account.activeRoles);
+  const inactive = account.grants.roles.filter((role) => !active.has(role));
+  const notes: string[] = [];
+  if (active.size > 0) {
+    notes.push(`counted the privileges of the roles active at login: ${[...active].join(', ')}`);
+  }
+  if (inactive.length > 0) {
+    notes.push(
+      `roles granted but not active at login are not counted (${inactive.join(', ')}): push's ` +
+        `sessions do not get their privileges unless they are default roles (SET DEFAULT ROLE ALL TO ${quoteAccount(account)})`,
+    );
+  }
+  return notes;
 }
 
 export async function checkGrants(

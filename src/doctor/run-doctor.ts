@@ -1,15 +1,17 @@
 /**
  * `push doctor`: every check, in the order an operator would fix things: can we reach
- * MySQL, is it recent enough, may this account do what push does, can it create the
+ * MySQL, is the session encrypted, is it recent enough, may this account do what push does, can it create the
  * trigger, is the trigger there, is the outbox draining; then Redis and Singer. Each check
  * catches its own errors, so one broken thing never hides the verdicts on the others.
  */
 import type { Config } from '../config.js';
 import { connectDatabase, describeDatabaseError } from '../db/connect-database.js';
 import { migrationContextOf } from '../db/migration-context.js';
+import { databaseHostOf, databaseTlsOf } from '../db/database-url.js';
 import { checkBinaryLogging } from './check-binary-logging.js';
 import { errorMessage, fail, type CheckResult } from './check-result.js';
 import { canSeeTriggers, checkGrants, hasSuper, type AccountGrants } from './check-grants.js';
+import { checkMysqlTls } from './check-mysql-tls.js';
 import { checkOutboxBacklog } from './check-outbox-backlog.js';
 import { checkRedis } from './check-redis.js';
 import { checkServerVersion } from './check-server-version.js';
@@ -64,6 +66,9 @@ async function databaseChecks(config: Config): Promise<CheckResult[]> {
     }
 
     const results: CheckResult[] = [
+      await guarded('mysql tls', () =>
+        checkMysqlTls(knex, databaseHostOf(config.databaseUrl), databaseTlsOf(config.databaseUrl)),
+      ),
       await guarded('server version', () => checkServerVersion(knex)),
     ];
 

@@ -49,6 +49,7 @@ async function doctor(env: Record<string, string>) {
 }
 
 const ALL_OK = {
+  'mysql tls': 'ok',
   'server version': 'ok',
   grants: 'ok',
   'binary logging': 'ok',
@@ -228,7 +229,7 @@ describe('reading grants and versions', () => {
     expect([...privilegesOnDatabase(grants, 'app')].sort()).toEqual(['INSERT', 'SELECT', 'USAGE']);
     expect(privilegesOnDatabase(grants, 'other_db').has('ALL PRIVILEGES')).toBe(true);
     expect(privilegesOnDatabase(grants, 'otherXdb').has('ALL PRIVILEGES')).toBe(false);
-    expect(grants.roles).toEqual(['`reporting`@`%`']);
+    expect(grants.roles).toEqual(['reporting@%']);
     expect(hasGlobalPrivilege(grants, 'SUPER')).toBe(false);
     expect(
       hasGlobalPrivilege(

@@ -27,6 +27,7 @@ import {
   stopAllServiceProcesses,
   type ServiceProcess,
 } from '../support/service-process.js';
+import { mysqlLogin } from '../support/mysql-login.js';
 import {
   createTestDatabase,
   deleteQueueKeys,
@@ -129,7 +130,7 @@ export async function createFaultScene(
   const orderServiceUrl = options.orderServiceAccount === 'root' ? db.adminUrl : db.url;
   const installer = knexFactory({
     client: 'mysql2',
-    connection: orderServiceUrl,
+    connection: mysqlLogin(orderServiceUrl) as Knex.MySql2ConnectionConfig,
     pool: { min: 0, max: 1 },
   });
   try {
@@ -146,7 +147,7 @@ export async function createFaultScene(
   const orderServiceThreads = new Set<number>();
   const orderService = knexFactory({
     client: 'mysql2',
-    connection: orderServiceUrl,
+    connection: mysqlLogin(orderServiceUrl) as Knex.MySql2ConnectionConfig,
     pool: {
       min: 0,
       max: 8,

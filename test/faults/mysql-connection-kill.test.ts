@@ -11,6 +11,7 @@ import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { sleep } from '../support/service-process.js';
+import { mysqlLogin } from '../support/mysql-login.js';
 import { testServerUrl } from '../support/test-database.js';
 import { createFaultScene, report, until, type FaultScene } from './fault-fixture.js';
 
@@ -33,7 +34,7 @@ beforeAll(async () => {
   serverUrl.pathname = '';
   root = knexFactory({
     client: 'mysql2',
-    connection: serverUrl.toString(),
+    connection: mysqlLogin(serverUrl.toString()) as Knex.MySql2ConnectionConfig,
     pool: { min: 0, max: 1 },
   });
 });

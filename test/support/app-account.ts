@@ -18,18 +18,20 @@ export function newAppAccount(user = `push_app_${randomBytes(4).toString('hex')}
 }
 
 /**
- * The statements that create the account and grant it `database`. `nativePassword` for MySQL 8
- * over plain TCP, where caching_sha2_password would need an RSA key exchange first.
+ * The statements that create the account and grant it `database`. The server's default
+ * authentication plugin: caching_sha2_password on MySQL 8 (mysql_native_password is off by
+ * default in 8.4), which mysql2 completes over TLS, or over plain TCP with the server's RSA
+ * key. `requireTls` adds REQUIRE SSL, as an operator does when every session must be encrypted.
  */
 export function createAppAccountSql(
   account: AppAccount,
   database: string,
-  { nativePassword = false }: { nativePassword?: boolean } = {},
+  { requireTls = false }: { requireTls?: boolean } = {},
 ): string[] {
   const user = `'${account.user}'@'%'`;
   const password = account.password.replace(/'/g, "''");
   return [
-    `CREATE USER ${user} IDENTIFIED ${nativePassword ? 'WITH mysql_native_password ' : ''}BY '${password}'`,
+    `CREATE USER ${user} IDENTIFIED BY '${password}'${requireTls ? ' REQUIRE SSL' : ''}`,
     `GRANT ${APP_GRANTS} ON \`${database}\`.* TO ${user}`,
   ];
 }
@@ -38,7 +40,10 @@ export function dropAppAccountSql(account: AppAccount): string {
   return `DROP USER IF EXISTS '${account.user}'@'%'`;
 }
 
-/** `serverUrl` (any account) with the app account, percent-encoded, and `database` as its path. */
+/**
+ * `serverUrl` (any account) with the app account, percent-encoded, and `database` as its path;
+ * its query (?ssl-mode=…&ssl-ca=…) is kept, so the account connects as the server URL says.
+ */
 export function appUrlOf(serverUrl: string, account: AppAccount, database: string): string {
   const url = new URL(serverUrl);
   url.username = encodeURIComponent(account.user);

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import type { TestProject } from 'vitest/node';
 import { buildCliIfStale } from './build-cli.js';
+import { mysqlLogin } from './mysql-login.js';
 import { findDockerProblem } from './docker-engine.js';
 
 declare module 'vitest' {
@@ -123,7 +124,7 @@ async function checkMySql(url: string): Promise<string | undefined> {
   const where = describeUrl(url);
   let connection;
   try {
-    connection = await createConnection({ uri: url, connectTimeout: CONNECT_TIMEOUT_MS });
+    connection = await createConnection({ ...mysqlLogin(url), connectTimeout: CONNECT_TIMEOUT_MS });
   } catch (error) {
     return [
       `MySQL at ${where} (TEST_DATABASE_URL) does not answer: ${messageOf(error)}`,

@@ -7,7 +7,7 @@
 // Locally (CI) it is a throwaway mariadbd on a free port with its datadir under the temp dir;
 // on a laptop without MariaDB binaries but with Docker, a mysql:8.0 container.
 import { randomBytes } from 'node:crypto';
-import { createConnection } from 'mysql2/promise';
+import { runStatements } from './mysql-login.js';
 import { findMariaDbBinaries, startLocalMariaDb } from '../../bench/local-mariadb.js';
 import { appUrlOf, createAppAccountSql, newAppAccount } from './app-account.js';
 import { findDockerProblem } from './docker-engine.js';
@@ -62,7 +62,7 @@ async function startLocalServer(): Promise<RdsLikeServer> {
   });
   const account = newAppAccount('push_app');
   try {
-    await runAsRoot(server.rootUrl, [
+    await runStatements(server.rootUrl, [
       `CREATE DATABASE ${DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
       ...createAppAccountSql(account, DATABASE),
     ]);
@@ -99,7 +99,7 @@ async function startContainer(): Promise<RdsLikeServer> {
   const port = container.getPort();
   const rootUrl = container.getConnectionUri(true);
   const account = newAppAccount('push_app');
-  await runAsRoot(rootUrl, createAppAccountSql(account, DATABASE, { nativePassword: true }));
+  await runStatements(rootUrl, createAppAccountSql(account, DATABASE));
   let stopped = false;
   return {
     host,
@@ -118,14 +118,5 @@ async function startContainer(): Promise<RdsLikeServer> {
 }
 
 async function setTrust(rootUrl: string, on: boolean): Promise<void> {
-  await runAsRoot(rootUrl, [`SET GLOBAL log_bin_trust_function_creators = ${on ? 1 : 0}`]);
-}
-
-async function runAsRoot(rootUrl: string, statements: string[]): Promise<void> {
-  const connection = await createConnection({ uri: rootUrl, connectTimeout: 5_000 });
-  try {
-    for (const statement of statements) await connection.query(statement);
-  } finally {
-    await connection.end();
-  }
+  await runStatements(rootUrl, [`SET GLOBAL log_bin_trust_function_creators = ${on ? 1 : 0}`]);
 }

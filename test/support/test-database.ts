@@ -1,6 +1,8 @@
 // Isolation for tests that share one MySQL server and one Redis: every test file gets its own
 // database, its own application account and its own BullMQ key prefix, with random suffixes so
-// that parallel files, parallel runs and leftovers of killed runs never meet.
+// that parallel files, parallel runs and leftovers of killed runs never meet. When the server URL
+// asks for TLS (?ssl-mode=…, as in the CI workflow), every account is created REQUIRE SSL and
+// every URL keeps the parameters, so a connection that forgot TLS is refused, not unnoticed.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
@@ -12,6 +14,7 @@ import {
   newAppAccount,
   type AppAccount,
 } from './app-account.js';
+import { mysqlLogin, usesTls } from './mysql-login.js';
 
 export interface TestDatabase {
   /** `push_t_<label>_<random>` */
@@ -55,10 +58,17 @@ export async function createTestDatabase(
   const account = newAppAccount();
   await withServerConnection(serverUrl, async (admin) => {
     await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-    for (const statement of createAppAccountSql(account, name)) await admin.raw(statement);
+    const requireTls = usesTls(serverUrl);
+    for (const statement of createAppAccountSql(account, name, { requireTls })) {
+      await admin.raw(statement);
+    }
   });
   const url = appUrlOf(serverUrl, account, name);
-  const knex = knexFactory({ client: 'mysql2', connection: url, pool: { min: 0, max: 4 } });
+  const knex = knexFactory({
+    client: 'mysql2',
+    connection: mysqlLogin(url) as Knex.MySql2ConnectionConfig,
+    pool: { min: 0, max: 4 },
+  });
   let dropped = false;
   return {
     name,
@@ -110,7 +120,7 @@ async function withServerConnection<T>(
 ): Promise<T> {
   const admin = knexFactory({
     client: 'mysql2',
-    connection: withDatabase(serverUrl, ''),
+    connection: mysqlLogin(withDatabase(serverUrl, '')) as Knex.MySql2ConnectionConfig,
     pool: { min: 0, max: 1 },
   });
   try {
