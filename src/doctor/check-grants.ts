@@ -63,13 +63,23 @@ export async function readAccountGrants(knex: Knex): Promise<AccountGrants> {
       ? 'SHOW GRANTS'
       : // The server's own quoting of the role names, so they go back into SQL as they came.
         `SHOW GRANTS FOR CURRENT_USER() USING ${role}`;
-  const [rows] = (await knex.raw(showGrants)) as [Record<string, string>[]];
+  let rows: Record<string, string>[];
+  let expanded = hasActiveRole;
+  try {
+    [rows] = (await knex.raw(showGrants)) as [Record<string, string>[]];
+  } catch (err) {
+    // USING names only roles granted to the account; should the server disagree about one
+    // (a mandatory role, say), the account's own grants still say most of what is needed.
+    if (!hasActiveRole) throw err;
+    expanded = false;
+    [rows] = (await knex.raw('SHOW GRANTS FOR CURRENT_USER')) as [Record<string, string>[]];
+  }
   return {
     user: at < 0 ? account : account.slice(0, at),
     host: at < 0 ? '%' : account.slice(at + 1),
     database: who[0]?.db ?? '',
     grants: parseGrants(rows.map((row) => Object.values(row)[0] ?? '')),
-    activeRoles: hasActiveRole ? parseRoleList(role) : [],
+    activeRoles: expanded && role !== null ? parseRoleList(role) : [],
   };
 }
 
@@ -129,7 +139,8 @@ function roleNotes(account: AccountGrants): string[] {
   if (inactive.length > 0) {
     notes.push(
       `roles granted but not active at login are not counted (${inactive.join(', ')}): push's ` +
-        `sessions do not get their privileges unless they are default roles (SET DEFAULT ROLE ALL TO ${quoteAccount(account)})`,
+        'sessions get their privileges only as default roles: SET DEFAULT ROLE ALL TO ' +
+        `${quoteAccount(account)} (MySQL), SET DEFAULT ROLE <role> FOR ${quoteAccount(account)} (MariaDB)`,
     );
   }
   return notes;

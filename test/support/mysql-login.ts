@@ -8,8 +8,8 @@ import { createConnection } from 'mysql2/promise';
 import { asksForTls, databaseTlsOf, mysqlConnectionOptions } from '../../src/db/database-url.js';
 
 export function mysqlLogin(url: string): ConnectionOptions {
-  const { host, port, user, password, database, ssl } = mysqlConnectionOptions(url);
-  return { host, port, user, password, database, ssl };
+  const { host, port, user, password, database, ssl, stream } = mysqlConnectionOptions(url);
+  return { host, port, user, password, database, ssl, stream };
 }
 
 /** Whether connections to this URL are encrypted (its ssl-mode is set and not DISABLED). */
