@@ -128,7 +128,16 @@ export function describeDatabaseError(err: unknown, databaseUrl: string): Error 
       { cause: err },
     );
   }
-  if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
+  if (code === 'ER_DBACCESS_DENIED_ERROR') {
+    const database = databaseNameOf(databaseUrl);
+    return new ServiceUnreachableError(
+      `MySQL at ${where} logged the account in but refuses it the database "${database}" ` +
+        `(${code}): grant it the privileges the README lists on \`${database}\`.*; if they come ` +
+        'through a role, make that a default role (SET DEFAULT ROLE)',
+      { cause: err },
+    );
+  }
+  if (code === 'ER_ACCESS_DENIED_ERROR') {
     // An account created with REQUIRE SSL is refused over plain TCP exactly like a wrong
     // password: the server does not say which it was.
     const tlsHint = asksForTls(tls) ? '' : `; if the account requires TLS (REQUIRE SSL), ${addTls}`;
