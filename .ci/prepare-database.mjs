@@ -7,22 +7,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { URL } from 'node:url';
 import { createConnection } from 'mysql2/promise';
-import { mysqlConnectionOptions } from '../dist/src/db/database-url.js';
+import { mysqlConnectionOptions, withDatabaseName } from '../dist/src/db/database-url.js';
 
 const url = process.env.TEST_DATABASE_URL;
 if (!url) throw new Error('TEST_DATABASE_URL is not set');
 const where = new URL(url);
 where.password = where.password ? '***' : '';
 
+const STARTING = ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT'];
 const deadline = Date.now() + 120_000;
 let connection;
 for (;;) {
   try {
-    connection = await createConnection(mysqlConnectionOptions(url));
+    // No database: the tests ignore the URL's path, and the server may have no such database.
+    connection = await createConnection(mysqlConnectionOptions(withDatabaseName(url, '')));
     break;
   } catch (error) {
-    if (Date.now() > deadline)
-      throw new Error(`MySQL at ${where} did not answer`, { cause: error });
+    // Still starting (refused, reset, no DNS name yet) is worth waiting for; a refusal is not.
+    if (!STARTING.includes(error.code) || Date.now() > deadline) {
+      throw new Error(`MySQL at ${where} did not let us in`, { cause: error });
+    }
     await sleep(1_000);
   }
 }

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import type { TestProject } from 'vitest/node';
 import { buildCliIfStale } from './build-cli.js';
+import { withDatabaseName } from '../../src/db/database-url.js';
 import { mysqlLogin } from './mysql-login.js';
 import { findDockerProblem } from './docker-engine.js';
 
@@ -124,7 +125,11 @@ async function checkMySql(url: string): Promise<string | undefined> {
   const where = describeUrl(url);
   let connection;
   try {
-    connection = await createConnection({ ...mysqlLogin(url), connectTimeout: CONNECT_TIMEOUT_MS });
+    // Without the path's database: the tests ignore it, and it need not exist.
+    connection = await createConnection({
+      ...mysqlLogin(withDatabaseName(url, '')),
+      connectTimeout: CONNECT_TIMEOUT_MS,
+    });
   } catch (error) {
     return [
       `MySQL at ${where} (TEST_DATABASE_URL) does not answer: ${messageOf(error)}`,
