@@ -205,6 +205,17 @@ describe('push doctor against a least-privilege account on a server with binary 
     }
   });
 
+  it('fails the mysql check saying the server offers no TLS, when DATABASE_URL asks for it', async () => {
+    const url = new URL(server.appUrl);
+    url.searchParams.set('ssl-mode', 'REQUIRED');
+    const { code, check } = await doctor({ ...env, DATABASE_URL: url.toString() });
+    expect(code).toBe(1);
+    expect(check('mysql')).toMatchObject({ verdict: 'fail' });
+    expect(check('mysql').summary).toContain(
+      'failed: the server does not offer TLS, and DATABASE_URL asks for ssl-mode=REQUIRED',
+    );
+  });
+
   it('fails when Singer does not answer, having sent nothing', async () => {
     const closedPort = await findFreePort();
     const { code, verdicts, check } = await doctor({

@@ -3,6 +3,8 @@
 // off until an operator turns it on, and an application account with table privileges plus
 // TRIGGER only — no SUPER, no REPLICATION, nothing global. The shared test server cannot play
 // this part: its binary log is off, and flipping globals there would disturb parallel tests.
+// It offers no TLS (--skip-ssl), so the doctor's "server offers no TLS" answer has a server to
+// meet; TLS itself is tls-mariadb.ts's.
 //
 // Locally (CI) it is a throwaway mariadbd on a free port with its datadir under the temp dir;
 // on a laptop without MariaDB binaries but with Docker, a mysql:8.0 container.
@@ -54,6 +56,7 @@ async function startLocalServer(): Promise<RdsLikeServer> {
     innodbArgs: ['--innodb-log-file-size=8M', '--innodb-buffer-pool-size=32M'],
     serverArgs: [
       '--log-bin-trust-function-creators=0',
+      '--skip-ssl',
       '--innodb-flush-log-at-trx-commit=2',
       '--sync-binlog=0',
     ],
@@ -91,6 +94,7 @@ async function startContainer(): Promise<RdsLikeServer> {
     .withCommand([
       '--log-bin',
       '--log-bin-trust-function-creators=0',
+      '--skip-ssl',
       '--character-set-server=utf8mb4',
       '--collation-server=utf8mb4_unicode_ci',
     ])
