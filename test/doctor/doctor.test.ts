@@ -5,6 +5,7 @@ import { connectDatabase } from '../../src/db/connect-database.js';
 import { TRIGGER_NAME, triggerSql } from '../../migrations/20261126_002_order_triggers.js';
 import { migrationContextOf } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
+import { openClaimConnection } from '../../src/outbox/claim-connection.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
 import { judgeServerVersion } from '../../src/doctor/check-server-version.js';
 import {
@@ -116,6 +117,38 @@ describe('push doctor against a least-privilege account on a server with binary 
       expect(binaryLogging.details.join('\n')).toContain('only matters for migrating');
     } finally {
       await server.setTrustFunctionCreators(true);
+    }
+  });
+
+  it("fails with binlog_format = STATEMENT, under which the poller's READ COMMITTED claims fail with 1665", async () => {
+    const [[before]] = await asRootQuery<{ format: string }>(
+      server,
+      'SELECT @@GLOBAL.binlog_format AS format',
+    );
+    // Root: a server parameter; new sessions (the doctor's, the claim's) see it.
+    await asRoot(server, 'SET GLOBAL binlog_format = STATEMENT');
+    try {
+      const claims = openClaimConnection(server.appUrl, 60);
+      try {
+        const refused = await claims
+          .query('UPDATE order_events SET handed_off_at = handed_off_at WHERE id = 0')
+          .then(
+            () => undefined,
+            (err: unknown) => err as { errno?: number },
+          );
+        expect(refused?.errno).toBe(1665);
+      } finally {
+        await claims.close();
+      }
+      const { code, verdicts, check } = await doctor(env);
+      expect(code).toBe(1);
+      expect(verdicts).toEqual({ ...ALL_OK, 'binary logging': 'fail' });
+      expect(check('binary logging').summary).toContain(
+        'binlog_format = STATEMENT: every claim fails with error 1665',
+      );
+      expect(check('binary logging').fix).toContain('binlog_format = ROW (or MIXED)');
+    } finally {
+      await asRoot(server, `SET GLOBAL binlog_format = ${before?.format ?? 'MIXED'}`);
     }
   });
 
@@ -266,6 +299,15 @@ async function asRoot(server: RdsLikeServer, sql: string): Promise<void> {
   const connection = await createConnection({ uri: server.rootUrl });
   try {
     await connection.query(sql);
+  } finally {
+    await connection.end();
+  }
+}
+
+async function asRootQuery<T>(server: RdsLikeServer, sql: string): Promise<[T[]]> {
+  const connection = await createConnection({ uri: server.rootUrl });
+  try {
+    return (await connection.query(sql)) as unknown as [T[]];
   } finally {
     await connection.end();
   }
