@@ -3,7 +3,6 @@
 // encrypted is refused outright. Proves that the knex pool, the poller's claim connection and
 // every command encrypt as DATABASE_URL's ssl-mode says, that the whole pipeline delivers with
 // VERIFY_IDENTITY, and that each way TLS can fail says so, naming the host, never the password.
-import { connect, createServer, type Socket } from 'node:net';
 import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,10 +21,12 @@ import { mysqlLogin } from '../support/mysql-login.js';
 import { eventually } from '../support/pipeline-harness.js';
 import { runCli } from '../support/run-cli.js';
 import { startServiceProcess, stopAllServiceProcesses } from '../support/service-process.js';
+import { startTcpRelay } from '../support/tcp-relay.js';
 import { deleteQueueKeys, testQueuePrefix, testRedisUrl } from '../support/test-database.js';
 import { startTlsMariaDb, type TlsMariaDb } from '../support/tls-mariadb.js';
 
 const STACK_LINE = '    at ';
+const CLAIM_SETTINGS = { idleTimeoutS: 60, queryTimeoutMs: 10_000 };
 
 let server: TlsMariaDb;
 /** The app account with ssl-mode=VERIFY_IDENTITY and the test CA: what production should use. */
@@ -63,34 +64,6 @@ async function loginError(url: string): Promise<Error> {
   return error;
 }
 
-/** A TCP relay listening on `host` (same port as the server) to the server on 127.0.0.1. */
-async function relayTo(targetPort: number, host: string): Promise<{ close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const relay = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket
-        .on('error', () => {})
-        .on('close', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve, reject) => {
-    relay.once('error', reject).listen(targetPort, host, resolve);
-  });
-  return {
-    close: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        relay.close(() => resolve());
-      }),
-  };
-}
-
 function expectNoPassword(text: string): void {
   expect(text).not.toContain(server.account.password);
   expect(text).not.toContain(encodeURIComponent(server.account.password));
@@ -102,7 +75,7 @@ describe('connections', () => {
     expect(pool.version).toMatch(/^TLSv1\.[23]$/);
     expect(pool.cipher).not.toBe('');
 
-    const claims = openClaimConnection(verifyUrl, 60);
+    const claims = openClaimConnection(verifyUrl, CLAIM_SETTINGS);
     try {
       const rows = await claims.query<Array<{ Variable_name: string; Value: string }>>(
         "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')",
@@ -135,7 +108,7 @@ describe('connections', () => {
     expectNoPassword(error.message);
 
     // The poller's own connection fails the same way, and is described the same way.
-    const claims = openClaimConnection(url, 60);
+    const claims = openClaimConnection(url, CLAIM_SETTINGS);
     try {
       const claimError = await claims.query('SELECT 1').then(
         () => undefined,
@@ -171,13 +144,16 @@ describe('connections', () => {
     // The same server through a relay on 127.0.0.2 (all of 127/8 is this machine on Linux):
     // the certificate lists IP 127.0.0.1 only. Without database-url.ts's socketNamedByIp, Node
     // would compare "localhost" instead and refuse 127.0.0.1 too (the first test).
-    const relay = await relayTo(server.port, '127.0.0.2');
+    const relay = await startTcpRelay('127.0.0.1', server.port, { listenHost: '127.0.0.2' });
     try {
-      const url = server.appUrl(
-        { 'ssl-mode': 'VERIFY_IDENTITY', 'ssl-ca': server.certificates.caFile },
-        '127.0.0.2',
+      const url = new URL(
+        server.appUrl(
+          { 'ssl-mode': 'VERIFY_IDENTITY', 'ssl-ca': server.certificates.caFile },
+          '127.0.0.2',
+        ),
       );
-      const error = await loginError(url);
+      url.port = String(relay.port);
+      const error = await loginError(url.toString());
       expect(error.message).toContain("the server's certificate does not name 127.0.0.2");
       expect(error.message).toMatch(/IP: 127\.0\.0\.2 is not in the cert's list/);
     } finally {

@@ -128,7 +128,10 @@ describe('push doctor against a least-privilege account on a server with binary 
     // Root: a server parameter; new sessions (the doctor's, the claim's) see it.
     await asRoot(server, 'SET GLOBAL binlog_format = STATEMENT');
     try {
-      const claims = openClaimConnection(server.appUrl, 60);
+      const claims = openClaimConnection(server.appUrl, {
+        idleTimeoutS: 60,
+        queryTimeoutMs: 10_000,
+      });
       try {
         const refused = await claims
           .query('UPDATE order_events SET handed_off_at = handed_off_at WHERE id = 0')

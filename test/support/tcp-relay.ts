@@ -28,7 +28,12 @@ interface Pair {
   cut: () => void;
 }
 
-export async function startTcpRelay(host: string, targetPort: number): Promise<TcpRelay> {
+/** `listenHost`: where the relay listens (any loopback address: 127.0.0.2 reaches this machine too). */
+export async function startTcpRelay(
+  host: string,
+  targetPort: number,
+  { listenHost = '127.0.0.1' }: { listenHost?: string } = {},
+): Promise<TcpRelay> {
   const port = await findFreePort();
   const relayed = new Set<Pair>();
   const dark = new Set<Socket>();
@@ -74,7 +79,7 @@ export async function startTcpRelay(host: string, targetPort: number): Promise<T
     new Promise<void>((resolve, reject) => {
       const listening = createServer(relay);
       listening.once('error', reject);
-      listening.listen(port, '127.0.0.1', () => {
+      listening.listen(port, listenHost, () => {
         server = listening;
         resolve();
       });
