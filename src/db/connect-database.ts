@@ -122,7 +122,7 @@ export function describeDatabaseError(err: unknown, databaseUrl: string): Error 
   const addTls =
     'add ?ssl-mode=VERIFY_IDENTITY&ssl-ca=<CA bundle> (or ssl-mode=REQUIRED) to DATABASE_URL';
   if (code === 'ER_SECURE_TRANSPORT_REQUIRED') {
-    // MySQL with require_secure_transport=ON (RDS's rds.force_ssl, Aliyun's "SSL required").
+    // MySQL with require_secure_transport=ON (a parameter on RDS and Aliyun RDS too).
     return new ServiceUnreachableError(
       `MySQL at ${where} accepts only encrypted connections (${code}): ${addTls}`,
       { cause: err },
@@ -139,8 +139,11 @@ export function describeDatabaseError(err: unknown, databaseUrl: string): Error 
   }
   if (code === 'ER_ACCESS_DENIED_ERROR') {
     // An account created with REQUIRE SSL is refused over plain TCP exactly like a wrong
-    // password: the server does not say which it was.
-    const tlsHint = asksForTls(tls) ? '' : `; if the account requires TLS (REQUIRE SSL), ${addTls}`;
+    // password, and so is every account on MariaDB with require_secure_transport=ON: the
+    // server does not say which it was.
+    const tlsHint = asksForTls(tls)
+      ? ''
+      : `; if the account or the server requires TLS (REQUIRE SSL, require_secure_transport), ${addTls}`;
     return new ServiceUnreachableError(
       `MySQL at ${where} refused the login (${code}): check the user and password in DATABASE_URL${tlsHint}`,
       { cause: err },

