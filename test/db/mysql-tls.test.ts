@@ -5,6 +5,7 @@
 // VERIFY_IDENTITY, and that each way TLS can fail says so, naming the host, never the password.
 import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redactUrl } from '../../src/config.js';
 import {
   assertDatabaseReachable,
   connectDatabase,
@@ -60,7 +61,7 @@ async function loginError(url: string): Promise<Error> {
     () => undefined,
     (err: unknown) => err as Error,
   );
-  if (!error) throw new Error(`logging in with ${url} worked, and it should not have`);
+  if (!error) throw new Error(`logging in with ${redactUrl(url)} worked, and it should not have`);
   return error;
 }
 
