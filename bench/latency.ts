@@ -7,7 +7,7 @@
  * (4) CPU per delivered event is also taken over the load window.
  */
 import type { Knex } from 'knex';
-import { outboxBacklog } from '../src/http/metrics.js';
+import { countUnclaimed, oldestUnclaimedAgeSeconds } from '../src/outbox/read-backlog.js';
 import { clearPushTables, insertOrders, setTrigger } from './bench-database.js';
 import { monotonicMs, sleep } from './clock.js';
 import { binlogPosition, startPipeline, usesOutbox, type PipelineName } from './pipelines.js';
@@ -203,4 +203,13 @@ function sampleEvery(ms: number, sample: () => Promise<void>): () => Promise<voi
     running = false;
     await loop;
   };
+}
+
+/** The whole backlog (a bench's outbox stays small enough to count) and its oldest age. */
+async function outboxBacklog(knex: Knex): Promise<{ backlog: number; oldestAgeSeconds: number }> {
+  const [backlog, oldestAgeSeconds] = await Promise.all([
+    countUnclaimed(knex, Number.MAX_SAFE_INTEGER - 1),
+    oldestUnclaimedAgeSeconds(knex),
+  ]);
+  return { backlog, oldestAgeSeconds: oldestAgeSeconds ?? 0 };
 }

@@ -4,10 +4,8 @@
  * Problems a person must fix (configuration, an unreachable server, a refused migration)
  * print as one plain message without a stack trace, and exit 1.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command } from 'commander';
-import { packageRoot } from './package-root.js';
+import { packageVersion } from './package-root.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { PlainError } from './plain-error.js';
@@ -93,12 +91,6 @@ program
   .action((orderId: string, opts: { json?: boolean }) =>
     runTraceCommand(loadConfig(), orderId, opts),
   );
-
-function packageVersion(): string {
-  return (
-    JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }
-  ).version;
-}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const shown =

@@ -1,13 +1,18 @@
 /**
- * Composition root: config → connections → the roles this process runs (poller, worker,
- * http) → a stop() that shuts them down in reverse order. `push start` calls this; so do
+ * Composition root: config → connections → the HTTP server (probes and metrics, in every
+ * process) → the roles this process runs (poller, worker, http: the dashboard) → a stop()
+ * that shuts them down in reverse order. `push start` calls this; so do
  * the demo and the end-to-end tests, which run the real service in-process.
  */
 import type { Worker } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { assertDatabaseReachable, connectDatabase } from './db/connect-database.js';
+import {
+  ACQUIRE_CONNECTION_TIMEOUT_MS,
+  assertDatabaseReachable,
+  connectDatabase,
+} from './db/connect-database.js';
 import { startDeliveryWorker, type AttemptOutcome } from './delivery/delivery-worker.js';
 import { enqueuePushes } from './delivery/enqueue-pushes.js';
 import { nurseLookup } from './delivery/nurse-lookup.js';
@@ -20,7 +25,9 @@ import {
 import { assertRedisReachable, connectRedis } from './delivery/redis-connection.js';
 import { startAttemptRecorder } from './delivery/attempt-recorder.js';
 import { mountDashboard } from './http/dashboard.js';
-import { closeServer, createHttpApp, listen, type ReadinessCheck } from './http/http-server.js';
+import { dependencyCheck } from './http/dependency-checks.js';
+import { closeServer, createHttpApp, listen, type HealthChecks } from './http/http-server.js';
+import { heartbeat, inFlightWatch } from './http/liveness.js';
 import { createMetrics, mountMetrics } from './http/metrics.js';
 import { startPollLoop } from './outbox/poll-loop.js';
 import { startRetentionLoop } from './outbox/retention.js';
@@ -30,8 +37,8 @@ import { loadScenarioCatalog } from './scenarios/catalog.js';
 import { createSingerClient } from './singer/singer-client.js';
 
 export interface Service {
-  /** The HTTP server's address, when this process runs the http role. */
-  httpUrl: string | undefined;
+  /** The HTTP server's address (probes and metrics; the dashboard with the http role). */
+  httpUrl: string;
   deliveries: DeliveryQueue;
   deadLetters: DeadLetterQueue;
   knex: Knex;
@@ -75,29 +82,47 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       () => deadLetters.close(),
     );
 
-    const checks: ReadinessCheck[] = [
-      { name: 'mysql', check: async () => void (await knex.raw('SELECT 1')) },
-      { name: 'redis', check: async () => void (await queueRedis.ping()) },
+    const dependencies = [
+      dependencyCheck('mysql', () => knex.raw('SELECT 1')),
+      dependencyCheck('redis', () => queueRedis.ping()),
     ];
+    // The roles below add their loops as they start them.
+    const health: HealthChecks = { loops: [], dependencies };
+    const metrics = createMetrics({
+      knex,
+      queues: { deliveries, 'dead-letters': deadLetters },
+      dependencies,
+      logger,
+    });
 
-    // Started first so that it is stopped last: shutdown runs the cleanups in reverse,
-    // poller (stop claiming) → worker (finish in-flight) → http → queues → Redis → MySQL.
-    const metrics = createMetrics({ knex, queues: { deliveries, 'dead-letters': deadLetters } });
-    let httpUrl: string | undefined;
+    // Every process serves the probes and metrics, whatever its roles; the http role adds
+    // the dashboard. Started first so that it is stopped last: shutdown runs the cleanups
+    // in reverse, poller (stop claiming) → worker (finish in-flight) → http → queues →
+    // Redis → MySQL.
+    const app = createHttpApp(health);
+    mountMetrics(app, metrics);
     if (config.roles.has('http')) {
-      const app = createHttpApp(checks);
-      mountMetrics(app, metrics);
       mountDashboard(app, { deliveries, deadLetters }, config.dashboard);
-      const activeServer = await listen(app, config.port, config.host);
-      cleanups.push(() => closeServer(activeServer, app));
-      const address = activeServer.address();
-      const port = typeof address === 'object' && address ? address.port : config.port;
-      httpUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
+    const activeServer = await listen(app, config.port, config.host);
+    cleanups.push(() => closeServer(activeServer, app));
+    const address = activeServer.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const httpUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
 
     if (config.roles.has('worker')) {
       const workerRedis = connectRedis(config.redisUrl, 'blocking');
       const turnsRedis = connectRedis(config.redisUrl, 'blocking', { autoPipelining: true });
+      // A delivery waits at most for a few Redis round trips, a nurse lookup (knex gives up
+      // acquiring a connection after 10 s) and Singer (SINGER_TIMEOUT_MS): three times that
+      // and it is stuck, not slow. Waiting for Redis to come back does not count: it
+      // blocks every delivery, and a restart would not bring Redis back.
+      const deliveriesInFlight = inFlightWatch(
+        3 * (config.singerTimeoutMs + ACQUIRE_CONNECTION_TIMEOUT_MS),
+      );
+      turnsRedis
+        .on('close', () => deliveriesInFlight.dependencyLost())
+        .on('ready', () => deliveriesInFlight.dependencyBack());
       const singer = createSingerClient({
         baseUrl: config.singerUrl,
         token: config.singerToken,
@@ -127,6 +152,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
             options.onAttempt?.(outcome);
           },
           checkpoint: options.checkpoint,
+          track: (delivery) => deliveriesInFlight.track(delivery),
         },
         {
           concurrency: config.workerConcurrency,
@@ -136,13 +162,19 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         },
       );
       cleanups.push(() => closeWorkerWithin(worker, config.shutdownGraceMs, logger));
-      checks.push({
+      health.loops.push({
         name: 'worker',
-        check: async () => (worker.isRunning() ? undefined : 'worker is not running'),
+        stale: () =>
+          worker.isRunning() ? deliveriesInFlight.stale() : 'the delivery worker is not running',
       });
     }
 
     if (config.roles.has('poller')) {
+      // A cycle may take up to CLAIM_TIMEOUT_S (by then MySQL has rolled its claim back),
+      // then the loop sleeps at most the longer of its two sleeps: twice that without a
+      // cycle ending, failed or not, and the loop is stuck (a query on a dead connection).
+      const longestSleepMs = Math.max(config.pollIntervalMs, config.pollErrorBackoffMaxMs);
+      const pollerBeat = heartbeat(2 * (config.claimTimeoutS * 1000 + longestSleepMs));
       const loop = startPollLoop(
         {
           databaseUrl: config.databaseUrl,
@@ -150,7 +182,14 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           logger: logger.child({ role: 'poller' }),
           enqueue: (pushes) => enqueuePushes(config.queuePrefix, deliveries, pushes),
           checkpoint: options.checkpoint,
-          onCycle: (result) => metrics.onCycle(result),
+          onCycle: (result) => {
+            pollerBeat.beat();
+            metrics.onCycle(result);
+          },
+          onCycleError: () => {
+            pollerBeat.beat();
+            metrics.onPollerError();
+          },
         },
         {
           batchSize: config.pollBatchSize,
@@ -169,10 +208,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         retentionHours: config.outboxRetentionHours,
       });
       cleanups.push(() => retention.stop());
-      checks.push({
+      health.loops.push({
         name: 'poller',
-        check: async () =>
-          loop.healthy ? undefined : `not polling: ${loop.lastError ?? 'starting'}`,
+        stale: () => pollerBeat.stale(),
+        unready: () => (loop.healthy ? undefined : `not polling: ${loop.lastError ?? 'starting'}`),
       });
     }
 

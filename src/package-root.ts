@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,4 +19,11 @@ function findPackageRoot(start: string): string {
       throw new Error(`no package.json found above ${start}: cannot locate the package root`);
     }
   }
+}
+
+/** This package's version, from its package.json (`push --version`, push_build_info). */
+export function packageVersion(): string {
+  return (
+    JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }
+  ).version;
 }

@@ -27,6 +27,9 @@ import { describeSessionFault, destroySession, sessionFaultOf } from './session-
 
 export { databaseNameOf } from './database-url.js';
 
+/** How long a query waits for a pool connection (and so for MySQL to accept one). */
+export const ACQUIRE_CONNECTION_TIMEOUT_MS = 10_000;
+
 export interface DatabaseOptions {
   /**
    * The longest wait for MySQL's answer to one query (DB_QUERY_TIMEOUT_MS). The service sets
@@ -53,7 +56,7 @@ export function connectDatabase(
         conn.query("SET time_zone = '+00:00'", [], (err) => done(err, conn));
       },
     },
-    acquireConnectionTimeout: 10_000,
+    acquireConnectionTimeout: ACQUIRE_CONNECTION_TIMEOUT_MS,
     // knex would print driver stack traces on its own; callers report errors themselves.
     log: { warn() {}, error() {}, deprecate() {}, debug() {} },
   });

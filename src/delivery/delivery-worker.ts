@@ -55,6 +55,8 @@ export interface DeliveryWorkerDeps {
   onAttempt?: (outcome: AttemptOutcome) => void;
   /** Test hook for the crash matrix: called once Singer has answered 2xx. */
   checkpoint?: (point: 'delivered') => void;
+  /** Runs each delivery: the liveness watch counts it in flight (http/liveness.ts). */
+  track?: <T>(delivery: () => Promise<T>) => Promise<T>;
 }
 
 export interface DeliveryWorkerSettings {
@@ -71,9 +73,10 @@ export function startDeliveryWorker(
   deps: DeliveryWorkerDeps,
   settings: DeliveryWorkerSettings,
 ): Worker<PushJob> {
+  const track = deps.track ?? (<T>(delivery: () => Promise<T>) => delivery());
   const worker = new Worker<PushJob>(
     DELIVERY_QUEUE,
-    (job, token) => deliver(job, token, deps, settings),
+    (job, token) => track(() => deliver(job, token, deps, settings)),
     {
       connection: deps.redis,
       prefix: deps.prefix,

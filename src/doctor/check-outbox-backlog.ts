@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { OUTBOX_TABLE } from '../db/migration-context.js';
+import { countUnclaimed, oldestUnclaimedAgeSeconds } from '../outbox/read-backlog.js';
 import { fail, ok, warn, type CheckResult } from './check-result.js';
 
 const CHECK = 'outbox backlog';
@@ -18,18 +19,9 @@ export async function checkOutboxBacklog(knex: Knex): Promise<CheckResult> {
   let count: number;
   let ageMs: number | undefined;
   try {
-    // Both read the claim index (handed_off_at, id); the first row in id order is the next
-    // one a poller takes.
-    const [counted] = (await knex.raw(
-      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${OUTBOX_TABLE} WHERE handed_off_at IS NULL LIMIT ?) AS t`,
-      [COUNT_CAP + 1],
-    )) as [{ n: number | string }[]];
-    count = Number(counted[0]?.n ?? 0);
-    const [oldest] = (await knex.raw(
-      `SELECT TIMESTAMPDIFF(MICROSECOND, created_at, CURRENT_TIMESTAMP(3)) DIV 1000 AS ageMs
-         FROM ${OUTBOX_TABLE} WHERE handed_off_at IS NULL ORDER BY id LIMIT 1`,
-    )) as [{ ageMs: number | string }[]];
-    ageMs = oldest[0] === undefined ? undefined : Math.max(0, Number(oldest[0].ageMs));
+    count = await countUnclaimed(knex, COUNT_CAP);
+    const ageSeconds = await oldestUnclaimedAgeSeconds(knex);
+    ageMs = ageSeconds === undefined ? undefined : Math.floor(ageSeconds * 1000);
   } catch (err) {
     if ((err as { code?: string }).code === 'ER_NO_SUCH_TABLE') {
       return fail(CHECK, `table ${OUTBOX_TABLE} does not exist`, 'run `npx push migrate`');

@@ -1,15 +1,19 @@
 /**
- * The operations HTTP server: /healthz (the process is up), /readyz (MySQL and Redis
- * answer and this process's loops are running; 503 otherwise, with why), and whatever
- * else the composition root mounts (metrics, the dashboard).
+ * The operations HTTP server, in every process whatever its roles: /healthz (liveness: this
+ * process's loops are turning), /readyz (readiness: MySQL and Redis answer and the loops do
+ * their job; 503 otherwise, saying why), and whatever the composition root mounts (metrics,
+ * the dashboard). Both probes answer well within the kubelet's 1 s default timeout: loops
+ * answer from memory, dependencies within DEPENDENCY_TIMEOUT_MS, all at once.
  */
 import http from 'node:http';
 import express, { type Express } from 'express';
+import type { DependencyCheck } from './dependency-checks.js';
+import type { LoopCheck } from './liveness.js';
 
-export interface ReadinessCheck {
-  name: string;
-  /** Resolves with nothing when ready, or a short sentence saying what is wrong. */
-  check(): Promise<string | undefined>;
+export interface HealthChecks {
+  /** The loops this process runs (poller, worker); the composition root adds them as it starts them. */
+  loops: LoopCheck[];
+  dependencies: DependencyCheck[];
 }
 
 /**
@@ -22,7 +26,7 @@ function unanswered(app: Express): Set<http.ServerResponse> {
   return (app.locals.unanswered ??= new Set<http.ServerResponse>()) as Set<http.ServerResponse>;
 }
 
-export function createHttpApp(checks: ReadinessCheck[]): Express {
+export function createHttpApp(health: HealthChecks): Express {
   const app = express();
   app.disable('x-powered-by');
   const pending = unanswered(app);
@@ -36,22 +40,25 @@ export function createHttpApp(checks: ReadinessCheck[]): Express {
     next();
   });
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    const checks = health.loops.map((loop) => [loop.name, loop.stale() ?? 'ok'] as const);
+    const alive = checks.every(([, verdict]) => verdict === 'ok');
+    res.status(alive ? 200 : 503).json({
+      status: alive ? 'ok' : 'stale',
+      checks: Object.fromEntries(checks),
+    });
   });
   app.get('/readyz', async (_req, res) => {
-    const results = await Promise.all(
-      checks.map(async ({ name, check }) => {
-        try {
-          return [name, (await withTimeout(check(), 2_000)) ?? 'ok'] as const;
-        } catch (err) {
-          return [name, (err as Error).message] as const;
-        }
-      }),
+    const dependencies = await Promise.all(
+      health.dependencies.map(async (check) => [check.name, await check.verdict()] as const),
     );
-    const ready = results.every(([, verdict]) => verdict === 'ok');
+    const loops = health.loops.map(
+      (loop) => [loop.name, loop.stale() ?? loop.unready?.() ?? 'ok'] as const,
+    );
+    const checks = [...dependencies, ...loops];
+    const ready = checks.every(([, verdict]) => verdict === 'ok');
     res
       .status(ready ? 200 : 503)
-      .json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
+      .json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(checks) });
   });
   return app;
 }
@@ -83,13 +90,4 @@ export async function closeServer(
   while (pending.size > 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref(),
-    ),
-  ]);
 }

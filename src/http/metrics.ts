@@ -1,120 +1,139 @@
 /**
- * Prometheus metrics at /metrics. Counters are this process's; the backlog, lag and queue
- * depths are read from MySQL and Redis when scraped, so any replica reports the whole
- * pipeline. The lag (age of the oldest unclaimed event) is what to alert on.
+ * Prometheus metrics at /metrics, served by every process. Two kinds:
+ *
+ * - this process's own counters and histograms, moved as the poller and worker go
+ *   (claims, poller errors, push outcomes, Singer and commit-to-Singer latency), plus
+ *   Node's standard process metrics under their standard names;
+ * - scrape-time gauges read from MySQL and Redis (pipeline-gauges.ts), each failing alone
+ *   (scrape-collectors.ts), so a scrape during an outage still answers 200.
+ *
+ * To add a scrape-time gauge, write a collector beside the others and add it to
+ * `collectors` below; to add an event counter, create it in createMetrics and give
+ * PushMetrics a method that moves it.
  */
 import type { Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Knex } from 'knex';
+import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { OUTBOX_TABLE } from '../db/migration-context.js';
 import type { AttemptOutcome } from '../delivery/delivery-worker.js';
 import type { HandOffResult } from '../outbox/hand-off-batch.js';
+import { packageVersion } from '../package-root.js';
+import type { DependencyCheck } from './dependency-checks.js';
+import { dependencyGauges, outboxGauges, queueGauges } from './pipeline-gauges.js';
+import { collectorRunner, type ScrapeCollector } from './scrape-collectors.js';
 
 export interface PushMetrics {
   registry: Registry;
+  /** Runs the scrape-time collectors, then renders every metric: GET /metrics. */
+  scrape(): Promise<string>;
   onCycle(result: HandOffResult): void;
+  onPollerError(): void;
   onAttempt(outcome: AttemptOutcome): void;
 }
 
-export function createMetrics(deps: { knex: Knex; queues: Record<string, Queue> }): PushMetrics {
+export interface MetricsDeps {
+  knex: Knex;
+  queues: Record<string, Queue>;
+  dependencies: DependencyCheck[];
+  logger: Logger;
+}
+
+/** Commit → Singer 2xx: a few ms when all is well, minutes while Singer is retried. */
+const DELIVERY_LATENCY_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+];
+const SINGER_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** AttemptOutcome's names → the push_pushes_total `outcome` label. */
+const OUTCOME_LABEL: Record<AttemptOutcome['outcome'], string> = {
+  delivered: 'delivered',
+  retry: 'retry',
+  dead: 'dead_letter',
+};
+
+export function createMetrics(deps: MetricsDeps): PushMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'push_process_' });
+  // No prefix: process_cpu_seconds_total, nodejs_eventloop_lag_seconds, … as stock Node
+  // dashboards expect them.
+  collectDefaultMetrics({ register: registry });
 
   new Gauge({
-    name: 'push_outbox_backlog',
-    help: 'Outbox events not yet claimed by a poller',
+    name: 'push_build_info',
+    help: 'Always 1; the labels say which push and which Node run here',
+    labelNames: ['version', 'node_version'],
     registers: [registry],
-    async collect() {
-      const { backlog } = await outboxBacklog(deps.knex);
-      this.set(backlog);
-    },
-  });
-  new Gauge({
-    name: 'push_outbox_lag_seconds',
-    help: 'Age of the oldest unclaimed outbox event (0 when none): alert on this',
-    registers: [registry],
-    async collect() {
-      const { oldestAgeSeconds } = await outboxBacklog(deps.knex);
-      this.set(oldestAgeSeconds);
-    },
-  });
-  new Gauge({
-    name: 'push_queue_jobs',
-    help: 'BullMQ jobs by queue and state',
-    labelNames: ['queue', 'state'],
-    registers: [registry],
-    async collect() {
-      for (const [name, queue] of Object.entries(deps.queues)) {
-        const counts = await queue.getJobCounts(
-          'waiting',
-          'active',
-          'delayed',
-          'failed',
-          'completed',
-        );
-        for (const [state, count] of Object.entries(counts))
-          this.set({ queue: name, state }, count);
-      }
-    },
-  });
+  }).set({ version: packageVersion(), node_version: process.versions.node }, 1);
+
+  const collectors: ScrapeCollector[] = [
+    dependencyGauges(registry, deps.dependencies),
+    outboxGauges(registry, deps.knex),
+    queueGauges(registry, deps.queues),
+  ];
+  const collect = collectorRunner(registry, collectors, deps.logger);
+
   const claimed = new Counter({
     name: 'push_events_claimed_total',
     help: 'Outbox events claimed and handed off to BullMQ by this process',
     registers: [registry],
   });
+  const pollerErrors = new Counter({
+    name: 'push_poller_errors_total',
+    help: 'Poll cycles of this process that failed (MySQL or Redis refused; the rows wait)',
+    registers: [registry],
+  });
   const pushes = new Counter({
     name: 'push_pushes_total',
-    help: 'Push attempts by outcome (delivered, retry, dead), scenario and channel',
+    help: 'Push attempts by this process, by outcome (delivered, retry, dead_letter), scenario and channel',
     labelNames: ['outcome', 'scenario', 'channel'],
     registers: [registry],
   });
-  const latency = new Histogram({
+  const singerDuration = new Histogram({
     name: 'push_singer_request_duration_seconds',
     help: 'Duration of successful Singer requests',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    buckets: SINGER_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const deliveryLatency = new Histogram({
+    name: 'push_delivery_latency_seconds',
+    help:
+      "From the order change (the outbox row's created_at, ms, MySQL clock) to Singer's 2xx " +
+      "(this host's clock), per delivered push",
+    buckets: DELIVERY_LATENCY_BUCKETS,
     registers: [registry],
   });
 
   return {
     registry,
+    async scrape() {
+      await collect();
+      return registry.metrics();
+    },
     onCycle(result) {
       claimed.inc(result.handedOff);
     },
-    onAttempt(outcome) {
-      pushes.inc({
-        outcome: outcome.outcome,
-        scenario: outcome.push.scenario,
-        channel: outcome.push.channel,
-      });
-      if (outcome.durationMs !== undefined) latency.observe(outcome.durationMs / 1000);
+    onPollerError() {
+      pollerErrors.inc();
     },
-  };
-}
-
-/** Unclaimed events and the age of the oldest; both read on the claim index. */
-export async function outboxBacklog(
-  knex: Knex,
-): Promise<{ backlog: number; oldestAgeSeconds: number }> {
-  const [rows] = (await knex.raw(
-    `SELECT COUNT(*) AS backlog,
-            COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(created_at), CURRENT_TIMESTAMP(3)), 0) / 1e6 AS age
-       FROM ${OUTBOX_TABLE} WHERE handed_off_at IS NULL`,
-  )) as [{ backlog: number | string; age: number | string }[]];
-  const row = rows[0];
-  return {
-    backlog: Number(row?.backlog ?? 0),
-    oldestAgeSeconds: Math.max(Number(row?.age ?? 0), 0),
+    onAttempt(outcome) {
+      const { push } = outcome;
+      pushes.inc({
+        outcome: OUTCOME_LABEL[outcome.outcome],
+        scenario: push.scenario,
+        channel: push.channel,
+      });
+      if (outcome.outcome !== 'delivered') return;
+      if (outcome.durationMs !== undefined) singerDuration.observe(outcome.durationMs / 1000);
+      // Two clocks: MySQL's wrote occurredAt, this host's reads it now. NTP keeps them
+      // within a few ms; a host running behind would make it negative, counted as 0.
+      const latencyMs = Date.now() - Date.parse(push.event.occurredAt);
+      if (Number.isFinite(latencyMs)) deliveryLatency.observe(Math.max(0, latencyMs) / 1000);
+    },
   };
 }
 
 export function mountMetrics(app: Express, metrics: PushMetrics): void {
   app.get('/metrics', async (_req, res) => {
-    try {
-      res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
-    } catch (err) {
-      // A scrape while MySQL or Redis is down still says why instead of hanging.
-      res.status(503).send(`metrics unavailable: ${(err as Error).message}\n`);
-    }
+    res.set('Content-Type', metrics.registry.contentType).send(await metrics.scrape());
   });
 }

@@ -42,6 +42,8 @@ export function startPollLoop(
     databaseUrl: string;
     logger: Logger;
     onCycle?: (result: HandOffResult) => void;
+    /** A cycle failed (it was logged; the rows stay for the next try). */
+    onCycleError?: (err: unknown) => void;
   },
   settings: PollLoopSettings,
 ): PollLoop {
@@ -80,6 +82,7 @@ export function startPollLoop(
           { err, consecutiveErrors },
           'poller could not claim and hand off a batch; the rows stay for the next try',
         );
+        deps.onCycleError?.(err);
       }
       if (state !== 'running') break;
       idle = result !== undefined && result.claimed === 0;
