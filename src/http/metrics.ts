@@ -43,7 +43,9 @@ export interface MetricsDeps {
 const DELIVERY_LATENCY_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 ];
-const SINGER_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const SINGER_DURATION_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
 
 /** AttemptOutcome's names → the push_pushes_total `outcome` label. */
 const OUTCOME_LABEL: Record<AttemptOutcome['outcome'], string> = {
