@@ -1,19 +1,37 @@
-// SPEC §6–§7: GET /readyz answers 503 while the service cannot reach Redis or MySQL, the process
-// stays up through the outage (no crash, no exit), and once the server is back /readyz is 200
-// again and pushes flow without a restart. Redis is a private one the test kills and starts
-// again; MySQL is made unreachable by a TCP relay between the service and the server that the
-// test closes (dropping every connection, refusing new ones) and opens again.
+// SPEC §6–§7 and the probes' contract, on real `push start` processes as a fleet runs them: one
+// with every role, one ROLES=worker and one ROLES=poller. While Redis is down, and while MySQL is
+// unreachable, every one of them stays up (no crash, no exit) and keeps answering, each probe
+// within the kubelet's default 1 s timeout: /healthz 200 (its loops turn; an outage is not a
+// reason to restart it), /readyz 503 naming the dependency, /metrics 200 with the process metrics
+// and push_up saying what is gone. Once the server is back, /readyz is 200 again and pushes flow
+// without a restart. Last, MySQL goes silent instead (packets vanish, as across a partition): the
+// poller's query never returns, and its /healthz turns 503 — the one case a restart cures.
+//
+// Redis is a private one the test kills and starts again; MySQL sits behind a TCP relay the test
+// closes (dropping every connection, refusing new ones), freezes and opens again.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
+import { parsePrometheusText, sampleValue } from '../support/prometheus-text.js';
 import type { ServiceProcess } from '../support/service-process.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 import { testServerUrl } from '../support/test-database.js';
 import { createFaultScene, report, until, type FaultScene } from './fault-fixture.js';
 
+/** The kubelet's default probe timeout (timeoutSeconds: 1). */
+const PROBE_TIMEOUT_MS = 1_000;
+/**
+ * The ROLES=poller process counts as stuck after 2 × (CLAIM_TIMEOUT_S + its longest sleep,
+ * POLL_ERROR_BACKOFF_MAX_MS 500 ms) = 9 s without a cycle ending (main.ts).
+ */
+const POLLER_ENV = { ROLES: 'poller', CLAIM_TIMEOUT_S: '4' };
+
 let redis: PrivateRedis;
 let scene: FaultScene;
 let mysqlRelay: TcpRelay;
 let service: ServiceProcess;
+let worker: ServiceProcess;
+let poller: ServiceProcess;
+let fleet: ServiceProcess[];
 let orderIds: number[];
 
 beforeAll(async () => {
@@ -24,8 +42,14 @@ beforeAll(async () => {
   orderIds = await scene.createOrders(2);
   const viaRelay = new URL(scene.db.url);
   viaRelay.port = String(mysqlRelay.port);
-  service = await scene.startService('readiness', { DATABASE_URL: viaRelay.toString() });
-  await service.waitUntilReady();
+  const DATABASE_URL = viaRelay.toString();
+  [service, worker, poller] = await Promise.all([
+    scene.startService('readiness', { DATABASE_URL }),
+    scene.startService('worker-only', { DATABASE_URL, ROLES: 'worker' }),
+    scene.startService('poller-only', { DATABASE_URL, ...POLLER_ENV }),
+  ]);
+  fleet = [service, worker, poller];
+  await Promise.all(fleet.map((member) => member.waitUntilReady()));
 });
 
 afterAll(async () => {
@@ -41,7 +65,52 @@ async function pushesFlow(label: string): Promise<void> {
   expect(figures).toMatchObject({ lost: 0, unexpected: 0, outOfOrder: 0 });
 }
 
-it('answers 503 on /readyz while Redis is down, stays up, and is ready and delivering once Redis is back', async () => {
+interface ProbeAnswer {
+  status: number;
+  body: { status?: string; checks?: Record<string, string> };
+}
+
+/** A GET as the kubelet makes it: no answer within 1 s is a failed probe (it rejects). */
+async function probe(member: ServiceProcess, path: '/healthz' | '/readyz'): Promise<ProbeAnswer> {
+  const { status, text } = await member.get(path, PROBE_TIMEOUT_MS);
+  return { status, body: JSON.parse(text) as ProbeAnswer['body'] };
+}
+
+/**
+ * What every process must say while `down` is out of reach: alive, not ready because of `down`,
+ * and scrapeable, with the collector that reads `down` counting its failures.
+ */
+async function expectOutageSeen(
+  member: ServiceProcess,
+  down: 'mysql' | 'redis',
+  collector: 'outbox' | 'queues',
+): Promise<void> {
+  const up = down === 'mysql' ? 'redis' : 'mysql';
+  const health = await probe(member, '/healthz');
+  expect(health.status, `${member.name} /healthz`).toBe(200);
+  expect(health.body.status).toBe('ok');
+
+  const readiness = await probe(member, '/readyz');
+  expect(readiness.status, `${member.name} /readyz`).toBe(503);
+  expect(readiness.body.status).toBe('not ready');
+  expect(readiness.body.checks?.[down]).toMatch(/\w/);
+  expect(readiness.body.checks?.[down]).not.toBe('ok');
+  expect(readiness.body.checks?.[up]).toBe('ok');
+
+  const scraped = await member.get('/metrics', 10_000);
+  expect(scraped.status, `${member.name} /metrics`).toBe(200);
+  const metrics = parsePrometheusText(scraped.text);
+  expect(sampleValue(metrics, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+  expect(sampleValue(metrics, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+  expect(sampleValue(metrics, 'push_up', { dependency: down })).toBe(0);
+  expect(sampleValue(metrics, 'push_up', { dependency: up })).toBe(1);
+  expect(sampleValue(metrics, 'push_collector_errors_total', { collector })).toBeGreaterThan(0);
+  expect(sampleValue(metrics, 'push_collector_errors_total', { collector: 'dependencies' })).toBe(
+    0,
+  );
+}
+
+it('answers 503 on /readyz while Redis is down, 200 on /healthz and /metrics, and is ready and delivering once Redis is back', async () => {
   await redis.stop('kill');
   let answer = await service.readyz();
   await until(
@@ -54,16 +123,18 @@ it('answers 503 on /readyz while Redis is down, stays up, and is ready and deliv
   // A change committed during the outage waits in the outbox.
   await scene.changeOrders(orderIds, 1);
   await new Promise((resolve) => setTimeout(resolve, 1_500));
-  expect(service.exitStatus).toBeUndefined();
-  expect((await service.readyz()).status).toBe(503);
+  for (const member of fleet) {
+    expect(member.exitStatus, member.name).toBeUndefined();
+    await expectOutageSeen(member, 'redis', 'queues');
+  }
 
   await redis.start();
-  await service.waitUntilReady();
-  expect(service.exitStatus).toBeUndefined();
+  await Promise.all(fleet.map((member) => member.waitUntilReady()));
+  for (const member of fleet) expect(member.exitStatus, member.name).toBeUndefined();
   await pushesFlow('Redis down, /readyz 503 then 200');
 });
 
-it('answers 503 on /readyz while MySQL is unreachable, stays up, and is ready and delivering once it is back', async () => {
+it('answers 503 on /readyz while MySQL is unreachable, 200 on /healthz and /metrics, and is ready and delivering once it is back', async () => {
   mysqlRelay.stop();
   let answer = await service.readyz();
   await until(
@@ -75,14 +146,49 @@ it('answers 503 on /readyz while MySQL is unreachable, stays up, and is ready an
   // The order service (on its own connection) goes on; its changes wait in the outbox.
   await scene.changeOrders(orderIds, 1);
   await new Promise((resolve) => setTimeout(resolve, 1_500));
-  expect(service.exitStatus).toBeUndefined();
-  expect((await service.readyz()).status).toBe(503);
+  for (const member of fleet) {
+    expect(member.exitStatus, member.name).toBeUndefined();
+    await expectOutageSeen(member, 'mysql', 'outbox');
+  }
+  const pollerMetrics = parsePrometheusText((await poller.get('/metrics')).text);
+  expect(sampleValue(pollerMetrics, 'push_poller_errors_total')).toBeGreaterThan(0);
 
   await mysqlRelay.start();
-  await service.waitUntilReady();
-  expect(service.exitStatus).toBeUndefined();
+  await Promise.all(fleet.map((member) => member.waitUntilReady()));
+  for (const member of fleet) expect(member.exitStatus, member.name).toBeUndefined();
   await pushesFlow('MySQL unreachable, /readyz 503 then 200');
 
   service.kill('SIGTERM');
   expect((await service.waitForExit()).code).toBe(0);
+});
+
+it('fails /healthz on a poller whose query never returns (MySQL silent), and passes it again once the query fails', async () => {
+  mysqlRelay.freeze();
+  let health: ProbeAnswer | undefined;
+  await until(
+    async () => (health = await probe(poller, '/healthz')).status === 503,
+    'the poller stuck on a silent MySQL fails /healthz',
+    30_000,
+  );
+  expect(health?.body).toEqual({
+    status: 'stale',
+    checks: {
+      poller: expect.stringMatching(/^no cycle has ended for \d+\.\d s \(stale after 9\.0 s\)$/),
+    },
+  });
+  const readiness = await probe(poller, '/readyz');
+  expect(readiness.status).toBe(503);
+  expect(readiness.body.checks?.mysql).toBe(`no answer within 400 ms`);
+  expect(readiness.body.checks?.poller).toMatch(/^no cycle has ended/);
+  // The worker has nothing in flight: waiting for work is not being stuck.
+  expect((await probe(worker, '/healthz')).status).toBe(200);
+  expect(poller.exitStatus).toBeUndefined();
+
+  mysqlRelay.thaw();
+  await until(
+    async () => (await probe(poller, '/healthz')).status === 200,
+    'the poller turns again once its dead connection fails',
+  );
+  await poller.waitUntilReady();
+  await pushesFlow('MySQL silent, /healthz 503 then 200');
 });

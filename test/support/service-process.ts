@@ -41,7 +41,7 @@ export interface ReadyzAnswer {
 export interface ServiceProcess {
   readonly name: string;
   readonly pid: number;
-  /** `http://127.0.0.1:<port>` of its HTTP server (only answers when ROLES includes http). */
+  /** `http://127.0.0.1:<port>`: probes and metrics whatever its ROLES, the dashboard with http. */
   readonly url: string;
   /** Set once it has exited. */
   readonly exitStatus: ExitStatus | undefined;
@@ -55,6 +55,8 @@ export interface ServiceProcess {
   waitUntilReady(timeoutMs?: number): Promise<void>;
   /** One GET /readyz; rejects when nothing answers. */
   readyz(): Promise<ReadyzAnswer>;
+  /** One GET of `path`; rejects unless it answers within `timeoutMs` (as a probe must). */
+  get(path: string, timeoutMs?: number): Promise<{ status: number; text: string }>;
   /** SIGKILLs it if still running and waits for the exit. Idempotent. */
   stop(): Promise<void>;
 }
@@ -123,16 +125,20 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   const url = `http://127.0.0.1:${port}`;
   const describe = () => `${options.name} (pid ${pid}, ${url})`;
 
+  const get = async (path: string, timeoutMs = 5_000) => {
+    const response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+    return { status: response.status, text: await response.text() };
+  };
+
   const readyz = async (): Promise<ReadyzAnswer> => {
-    const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5_000) });
-    const text = await response.text();
+    const { status, text } = await get('/readyz');
     let body: ReadyzAnswer['body'];
     try {
       body = JSON.parse(text) as ReadyzAnswer['body'];
     } catch {
       body = undefined;
     }
-    return { status: response.status, body };
+    return { status, body };
   };
 
   const service: ServiceProcess = {
@@ -188,6 +194,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
       );
     },
     readyz,
+    get,
     async stop() {
       if (exitStatus) return;
       child.kill('SIGKILL');
