@@ -1,5 +1,14 @@
 /**
- * Bull Board under /admin/queues: the delivery and dead-letter queues, for operators.
+ * Bull Board under /admin/queues: the delivery and dead-letter queues, for operators to look
+ * at, not to change. Bull Board's buttons would each undo a guarantee here: Retry on a
+ * failed delivery sends it without its place in the order's sequence (given up when it was
+ * dead-lettered), so after the order's later pushes, and leaves its dead letter behind;
+ * Promote skips the back-off (and Singer's Retry-After) of a push being retried; Remove,
+ * Clean and Empty throw away pushes still owed; Add job sends a push no order change asked
+ * for. So both queues are read-only: Bull Board then shows their jobs but hides those
+ * buttons and refuses their API calls (405). The one way to send a dead-lettered push again
+ * is `push dlq replay`, which keeps its order and its key.
+ *
  * With DASHBOARD_USER/DASHBOARD_PASSWORD it asks for HTTP basic auth; without them it
  * answers only requests from this machine (loopback), so a forgotten setting never
  * exposes the queues (and the pushes' contents) to the network.
@@ -21,7 +30,10 @@ export function mountDashboard(
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
-    queues: [new BullMQAdapter(queues.deliveries), new BullMQAdapter(queues.deadLetters)],
+    queues: [
+      new BullMQAdapter(queues.deliveries, { readOnlyMode: true }),
+      new BullMQAdapter(queues.deadLetters, { readOnlyMode: true }),
+    ],
     serverAdapter,
     options: { uiConfig: { boardTitle: 'push' } },
   });

@@ -1,6 +1,9 @@
 // The operators' dashboard (Bull Board at /admin/queues) as an operator meets it: in a real
-// browser, behind basic auth, showing a push that Singer refused. Without credentials configured
-// it is served to this machine only, which the plain-HTTP tests below prove over real sockets.
+// browser, behind basic auth, showing a push that Singer refused, one waiting to be retried and
+// one delivered — and offering no button that would break a guarantee (retry past the order's
+// sequence, drop a push still owed, send one no order change asked for), while the server refuses
+// those actions when asked directly. Without credentials configured it is served to this machine
+// only, which the plain-HTTP tests below prove over real sockets.
 //
 // Chromium is Debian's (/usr/bin/chromium), driven by playwright-core; no browser is downloaded.
 // `chromium.launch()` gives every run a fresh temporary profile (Playwright's own --user-data-dir)
@@ -9,7 +12,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { chromium, type Browser, type BrowserContextOptions, type Request } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContextOptions,
+  type Page,
+  type Request,
+} from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { isLoopbackAddress, loopbackOnly } from '../../src/http/dashboard.js';
@@ -30,12 +39,18 @@ const DASHBOARD_USER = 'ops';
 const DASHBOARD_PASSWORD = 'dashboard-test-password';
 const REFUSAL = { error: 'the patient unsubscribed' };
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** Every Bull Board action that changes a queue or a job (its en-US labels, 9.10.1). */
+const MUTATING_ACTION =
+  /retry|clean|promote|remove|add job|duplicate|update data|reschedule|priority|pause|resume|empty|obliterate|concurrency|rate limit/i;
 
 describe('the dashboard behind basic auth', () => {
   let pipeline: Pipeline;
   let browser: Browser | undefined;
   let refusedOrderId = '';
+  let retriedOrderId = '';
   let failedJobId = '';
+  let delayedJobId = '';
+  let completedJobId = '';
   let scratchDir: string | undefined;
 
   beforeAll(async () => {
@@ -45,28 +60,57 @@ describe('the dashboard behind basic auth', () => {
       );
     }
     pipeline = await startPipeline('dashboard-browser', {
-      env: { DASHBOARD_USER, DASHBOARD_PASSWORD },
-      // Singer refuses one order's push for good (400): a failed delivery job and a dead letter.
+      // A retry waits minutes: the retried push stays delayed while the test looks at it.
+      env: {
+        DASHBOARD_USER,
+        DASHBOARD_PASSWORD,
+        DELIVERY_BACKOFF_BASE_MS: '600000',
+        DELIVERY_BACKOFF_MAX_MS: '600000',
+      },
+      // Singer refuses one order's push for good (400): a failed delivery job and a dead letter;
+      // it is unavailable (503) for another: a delivery job delayed until its retry.
       respond: (push) =>
         push.body.data.orderId === refusedOrderId
           ? { status: 400, body: REFUSAL }
-          : { status: 200 },
+          : push.body.data.orderId === retriedOrderId
+            ? { status: 503 }
+            : { status: 200 },
     });
     const deliveredOrder = await pipeline.createOrder({
       patientId: 101,
       status: 'PENDING_PAYMENT',
     });
     const refusedOrder = await pipeline.createOrder({ patientId: 102, status: 'PENDING_PAYMENT' });
+    const retriedOrder = await pipeline.createOrder({ patientId: 103, status: 'PENDING_PAYMENT' });
     refusedOrderId = String(refusedOrder);
-    await pipeline.setStatus(deliveredOrder, 'CANCELLED', 'PAYMENT_TIMEOUT');
-    await pipeline.setStatus(refusedOrder, 'CANCELLED', 'PAYMENT_TIMEOUT');
+    retriedOrderId = String(retriedOrder);
+    for (const orderId of [deliveredOrder, refusedOrder, retriedOrder]) {
+      await pipeline.setStatus(orderId, 'CANCELLED', 'PAYMENT_TIMEOUT');
+    }
     await pipeline.waitForPushes(1, { orderId: deliveredOrder });
     await pipeline.waitForDeadLetters(1);
-    await pipeline.waitUntilIdle();
+    const { deliveries } = pipeline.service;
+    await eventually(
+      async () => ((await deliveries.getDelayedCount()) === 1 ? true : undefined),
+      20_000,
+      () => 'the push Singer answered 503 is not waiting for its retry',
+    );
 
-    const failed = await pipeline.service.deliveries.getFailed();
-    expect(failed.map((job) => job.data.event.orderId)).toEqual([refusedOrderId]);
-    failedJobId = String(failed[0]?.id);
+    // The one job of `orderId` in `state`, once it is there (a delivered push's job completes
+    // just after Singer's answer).
+    const jobIdsOf = (state: 'failed' | 'delayed' | 'completed', orderId: string) =>
+      eventually(
+        async () => {
+          const jobs = await deliveries.getJobs([state]);
+          const ofOrder = jobs.filter((job) => job.data.event.orderId === orderId);
+          return jobs.length === 1 && ofOrder.length === 1 ? String(ofOrder[0]?.id) : undefined;
+        },
+        20_000,
+        () => `no single ${state} delivery job of order ${orderId}`,
+      );
+    failedJobId = await jobIdsOf('failed', refusedOrderId);
+    delayedJobId = await jobIdsOf('delayed', retriedOrderId);
+    completedJobId = await jobIdsOf('completed', String(deliveredOrder));
 
     browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
@@ -170,7 +214,108 @@ describe('the dashboard behind basic auth', () => {
     expect((await readFile(screenshotPath)).subarray(0, 8)).toEqual(PNG_SIGNATURE);
     await operator.close();
   });
+
+  it('shows the jobs of both queues without a button that would break a guarantee', async () => {
+    const operator = await openContext({
+      httpCredentials: { username: DASHBOARD_USER, password: DASHBOARD_PASSWORD },
+    });
+    const page = await operator.context.newPage();
+    const board = `${pipeline.service.httpUrl}/admin/queues`;
+    const views = [
+      { path: '/queue/deliveries?status=failed', job: failedJobId },
+      { path: `/queue/deliveries/${failedJobId}?status=failed`, job: failedJobId },
+      { path: '/queue/deliveries?status=delayed', job: delayedJobId },
+      { path: `/queue/deliveries/${delayedJobId}?status=delayed`, job: delayedJobId },
+      { path: '/queue/deliveries?status=completed', job: completedJobId },
+      { path: '/queue/dead-letters?status=waiting', job: failedJobId },
+      { path: `/queue/dead-letters/${failedJobId}?status=waiting`, job: failedJobId },
+    ];
+    for (const view of views) {
+      await page.goto(`${board}${view.path}`);
+      await page.getByText(view.job, { exact: true }).first().waitFor();
+      const actions = await actionsOffered(page);
+      expect(
+        actions.filter((action) => MUTATING_ACTION.test(action)),
+        view.path,
+      ).toEqual([]);
+    }
+    // The look-around sees what there is to see: the overview's menu, a tooltip's text.
+    await page.goto(board);
+    await page.getByText('No workers').first().waitFor();
+    expect(await actionsOffered(page)).toEqual(
+      expect.arrayContaining(['menu:Sort by', 'tooltip:Nothing is consuming this queue']),
+    );
+    await operator.close();
+  });
+
+  it('refuses every changing call to the dashboard API with 405, and the queues stay as they were', async () => {
+    const api = `${pipeline.service.httpUrl}/admin/queues/api/queues`;
+    const authorization = `Basic ${Buffer.from(`${DASHBOARD_USER}:${DASHBOARD_PASSWORD}`).toString('base64')}`;
+    const call = async (method: string, path: string, body?: unknown) =>
+      (
+        await fetch(`${api}${path}`, {
+          method,
+          headers: { authorization, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        })
+      ).status;
+    const refused = [
+      ['PUT', `/deliveries/${failedJobId}/retry`],
+      ['PUT', '/deliveries/retry/failed'],
+      ['PUT', `/deliveries/${delayedJobId}/promote`],
+      ['PUT', '/deliveries/promote'],
+      ['PUT', `/deliveries/${completedJobId}/clean`],
+      ['PUT', '/deliveries/clean/completed'],
+      ['PUT', '/deliveries/empty'],
+      ['PUT', '/deliveries/pause'],
+      ['PUT', `/dead-letters/${failedJobId}/clean`],
+      ['PUT', '/dead-letters/clean/waiting'],
+      ['PUT', '/dead-letters/empty'],
+      ['PUT', '/dead-letters/obliterate'],
+    ] as const;
+    for (const [method, path] of refused) expect(await call(method, path), path).toBe(405);
+    expect(await call('POST', '/deliveries/add', { name: 'x', data: {}, options: {} })).toBe(405);
+    // "Pause all" leaves read-only queues alone.
+    await call('PUT', '/pause');
+
+    const { deliveries, deadLetters } = pipeline.service;
+    expect(await deliveries.getJobState(failedJobId)).toBe('failed');
+    expect(await deliveries.getJobState(delayedJobId)).toBe('delayed');
+    expect(await deliveries.getJobState(completedJobId)).toBe('completed');
+    expect(await deadLetters.getJobState(failedJobId)).toBe('waiting');
+    expect(await deliveries.isPaused()).toBe(false);
+    expect(await deadLetters.isPaused()).toBe(false);
+    expect(await deliveries.count()).toBe(1);
+  });
 });
+
+/**
+ * Every action the page offers: button labels, the tooltips naming the icon-only buttons (shown
+ * on hover), and the queue menu's items — each prefixed with where it was found.
+ */
+async function actionsOffered(page: Page): Promise<string[]> {
+  const actions = (await page.getByRole('button').allInnerTexts())
+    .map((text) => text.trim())
+    .filter(Boolean)
+    .map((text) => `button:${text}`);
+  const tooltip = page.locator('[data-base-ui-portal] [role="presentation"][data-open]');
+  const iconButtons = page.locator('main [data-base-ui-tooltip-trigger]');
+  for (let i = 0; i < (await iconButtons.count()); i += 1) {
+    await iconButtons.nth(i).hover();
+    await tooltip.first().waitFor();
+    actions.push(...(await tooltip.allInnerTexts()).map((text) => `tooltip:${text.trim()}`));
+    await page.mouse.move(0, 0);
+    await tooltip.first().waitFor({ state: 'detached' });
+  }
+  const menu = page.locator('main [aria-haspopup="menu"]');
+  if ((await menu.count()) > 0) {
+    await menu.first().click();
+    await page.getByRole('menu').waitFor();
+    actions.push(...(await page.getByRole('menuitem').allInnerTexts()).map((t) => `menu:${t}`));
+    await page.keyboard.press('Escape');
+  }
+  return actions;
+}
 
 // Without DASHBOARD_USER/DASHBOARD_PASSWORD the dashboard answers loopback clients (127.0.0.1,
 // ::1) and refuses every other client with 403, so a forgotten setting never shows the queues
