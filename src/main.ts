@@ -13,6 +13,7 @@ import {
   assertDatabaseReachable,
   connectDatabase,
 } from './db/connect-database.js';
+import { MYSQL_CONNECT_TIMEOUT_MS } from './db/database-url.js';
 import { startDeliveryWorker, type AttemptOutcome } from './delivery/delivery-worker.js';
 import { enqueuePushes } from './delivery/enqueue-pushes.js';
 import { nurseLookup } from './delivery/nurse-lookup.js';
@@ -114,11 +115,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       const workerRedis = connectRedis(config.redisUrl, 'blocking');
       const turnsRedis = connectRedis(config.redisUrl, 'blocking', { autoPipelining: true });
       // A delivery waits at most for a few Redis round trips, a nurse lookup (knex gives up
-      // acquiring a connection after 10 s) and Singer (SINGER_TIMEOUT_MS): three times that
-      // and it is stuck, not slow. Waiting for Redis to come back does not count: it
-      // blocks every delivery, and a restart would not bring Redis back.
+      // acquiring a connection after 10 s, MySQL's answer after DB_QUERY_TIMEOUT_MS) and
+      // Singer (SINGER_TIMEOUT_MS): three times that and it is stuck, not slow. Waiting for
+      // Redis to come back does not count: it blocks every delivery, and a restart would
+      // not bring Redis back.
       const deliveriesInFlight = inFlightWatch(
-        3 * (config.singerTimeoutMs + ACQUIRE_CONNECTION_TIMEOUT_MS),
+        3 * (config.singerTimeoutMs + ACQUIRE_CONNECTION_TIMEOUT_MS + config.dbQueryTimeoutMs),
       );
       turnsRedis
         .on('close', () => deliveriesInFlight.dependencyLost())
@@ -170,11 +172,19 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     }
 
     if (config.roles.has('poller')) {
-      // A cycle may take up to CLAIM_TIMEOUT_S (by then MySQL has rolled its claim back),
-      // then the loop sleeps at most the longer of its two sleeps: twice that without a
-      // cycle ending, failed or not, and the loop is stuck (a query on a dead connection).
-      const longestSleepMs = Math.max(config.pollIntervalMs, config.pollErrorBackoffMaxMs);
-      const pollerBeat = heartbeat(2 * (config.claimTimeoutS * 1000 + longestSleepMs));
+      // A cycle that fails on MySQL does so within a connect (MYSQL_CONNECT_TIMEOUT_MS) and a
+      // statement (DB_QUERY_TIMEOUT_MS); one that succeeds holds its claim for less than
+      // CLAIM_TIMEOUT_S (MySQL rolls it back after that anyway); then the loop sleeps at most
+      // its longest sleep. Twice all that without a cycle ending, and the loop is stuck on
+      // something with no deadline (a Redis connection gone dark): a restart cures that.
+      const longestSleepMs = Math.max(
+        config.pollIntervalMs,
+        config.idlePollIntervalMs,
+        config.pollErrorBackoffMaxMs,
+      );
+      const longestCycleMs =
+        config.claimTimeoutS * 1000 + MYSQL_CONNECT_TIMEOUT_MS + config.dbQueryTimeoutMs;
+      const pollerBeat = heartbeat(2 * (longestCycleMs + longestSleepMs));
       const loop = startPollLoop(
         {
           databaseUrl: config.databaseUrl,

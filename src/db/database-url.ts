@@ -113,6 +113,9 @@ export function databaseHostOf(databaseUrl: string): string {
   return new URL(databaseUrl).hostname.replace(/^\[|\]$/g, '');
 }
 
+/** The longest a new MySQL connection may take: handshake, TLS and login. */
+export const MYSQL_CONNECT_TIMEOUT_MS = 5_000;
+
 /**
  * Ids come back as strings (BIGINT UNSIGNED does not fit a JS number) and times in UTC, so
  * nothing depends on the host's zone.
@@ -137,7 +140,7 @@ export function mysqlConnectionOptions(databaseUrl: string): ConnectionOptions {
     timezone: 'Z',
     charset: 'utf8mb4',
     // Handshake, TLS and login: a path that went dark fails the connect here.
-    connectTimeout: 5_000,
+    connectTimeout: MYSQL_CONNECT_TIMEOUT_MS,
     // Keepalive probes (the first after 10 s idle) let the kernel find an idle connection on a
     // dark path (no RST, no FIN). A query in flight is bounded by DB_QUERY_TIMEOUT_MS instead
     // (session-faults.ts): TCP retransmits unanswered data for ~15 minutes before giving up.

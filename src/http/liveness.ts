@@ -2,9 +2,9 @@
  * Liveness: are this process's loops turning? Answered from memory, with no I/O, so that a
  * MySQL or Redis outage never fails it: restarting every process because a dependency is
  * down only adds a crash loop to the outage (readiness says the dependency is down). What
- * a restart does cure is a loop stuck for good — a query on a connection whose packets
- * vanish (a partitioned network, a frozen server) never returns, and nothing but a new
- * process gets a new connection.
+ * a restart does cure is a loop stuck for good on a wait without a deadline — a Redis
+ * command on a connection whose packets vanish (a partition, a dead host) is never answered,
+ * and nothing but a new process opens a new connection.
  *
  * - A loop that cycles (the poller) beats a heartbeat after every cycle, failed or not;
  *   it is stale when no cycle has ended for longer than a cycle may legitimately last.

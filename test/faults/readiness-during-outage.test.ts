@@ -4,11 +4,13 @@
 // within the kubelet's default 1 s timeout: /healthz 200 (its loops turn; an outage is not a
 // reason to restart it), /readyz 503 naming the dependency, /metrics 200 with the process metrics
 // and push_up saying what is gone. Once the server is back, /readyz is 200 again and pushes flow
-// without a restart. Last, MySQL goes silent instead (packets vanish, as across a partition): the
-// poller's query never returns, and its /healthz turns 503 — the one case a restart cures.
+// without a restart. Then the paths go dark instead (packets vanish, no RST, no FIN). MySQL's:
+// every statement has a deadline, so the poller's loop keeps turning and /healthz stays 200.
+// Redis's, for the poller alone: its hand-off waits for an answer that never comes, its /healthz
+// turns 503 — the case a restart cures — and a poller started in its place delivers everything.
 //
-// Redis is a private one the test kills and starts again; MySQL sits behind a TCP relay the test
-// closes (dropping every connection, refusing new ones), freezes and opens again.
+// Redis is a private one the test kills and starts again; MySQL, and the poller's Redis, sit
+// behind TCP relays (test/support/tcp-relay.ts) the test cuts, black-holes and opens again.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { parsePrometheusText, sampleValue } from '../support/prometheus-text.js';
@@ -20,14 +22,19 @@ import { createFaultScene, report, until, type FaultScene } from './fault-fixtur
 /** The kubelet's default probe timeout (timeoutSeconds: 1). */
 const PROBE_TIMEOUT_MS = 1_000;
 /**
- * The ROLES=poller process counts as stuck after 2 × (CLAIM_TIMEOUT_S + its longest sleep,
- * POLL_ERROR_BACKOFF_MAX_MS 500 ms) = 9 s without a cycle ending (main.ts).
+ * The ROLES=poller process counts as stuck after 2 × (CLAIM_TIMEOUT_S 2 s + a MySQL connect 5 s +
+ * DB_QUERY_TIMEOUT_MS 1 s + its longest sleep, POLL_ERROR_BACKOFF_MAX_MS 500 ms) = 17 s without
+ * a cycle ending (main.ts).
  */
-const POLLER_ENV = { ROLES: 'poller', CLAIM_TIMEOUT_S: '4' };
+const POLLER_ENV = { ROLES: 'poller', CLAIM_TIMEOUT_S: '2', DB_QUERY_TIMEOUT_MS: '1000' };
+const POLLER_STALE_MS = 17_000;
 
 let redis: PrivateRedis;
 let scene: FaultScene;
 let mysqlRelay: TcpRelay;
+/** Between the ROLES=poller process and Redis only. */
+let pollerRedisRelay: TcpRelay;
+let pollerEnv: Record<string, string>;
 let service: ServiceProcess;
 let worker: ServiceProcess;
 let poller: ServiceProcess;
@@ -43,10 +50,14 @@ beforeAll(async () => {
   const viaRelay = new URL(scene.db.url);
   viaRelay.port = String(mysqlRelay.port);
   const DATABASE_URL = viaRelay.toString();
+  const redisUrl = new URL(redis.url);
+  pollerRedisRelay = await startTcpRelay(redisUrl.hostname, Number(redisUrl.port));
+  redisUrl.port = String(pollerRedisRelay.port);
+  pollerEnv = { DATABASE_URL, REDIS_URL: redisUrl.toString(), ...POLLER_ENV };
   [service, worker, poller] = await Promise.all([
     scene.startService('readiness', { DATABASE_URL }),
     scene.startService('worker-only', { DATABASE_URL, ROLES: 'worker' }),
-    scene.startService('poller-only', { DATABASE_URL, ...POLLER_ENV }),
+    scene.startService('poller-only', pollerEnv),
   ]);
   fleet = [service, worker, poller];
   await Promise.all(fleet.map((member) => member.waitUntilReady()));
@@ -55,6 +66,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await scene?.destroy();
   await mysqlRelay?.close();
+  await pollerRedisRelay?.close();
   await redis?.destroy();
 });
 
@@ -162,33 +174,63 @@ it('answers 503 on /readyz while MySQL is unreachable, 200 on /healthz and /metr
   expect((await service.waitForExit()).code).toBe(0);
 });
 
-it('fails /healthz on a poller whose query never returns (MySQL silent), and passes it again once the query fails', async () => {
-  mysqlRelay.freeze();
+it('keeps /healthz 200 on a poller while its MySQL path is dark: every statement has a deadline, so the loop turns', async () => {
+  mysqlRelay.blackHole();
+  const deadline = Date.now() + POLLER_STALE_MS + 3_000;
+  let readiness: ProbeAnswer | undefined;
+  while (Date.now() < deadline) {
+    const health = await probe(poller, '/healthz');
+    expect(health, 'the poller on a dark MySQL path').toEqual({
+      status: 200,
+      body: { status: 'ok', checks: { poller: 'ok' } },
+    });
+    readiness = await probe(poller, '/readyz');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  expect(readiness?.status).toBe(503);
+  expect(readiness?.body.checks?.mysql).not.toBe('ok');
+  expect(
+    sampleValue(
+      parsePrometheusText((await poller.get('/metrics')).text),
+      'push_poller_errors_total',
+    ),
+  ).toBeGreaterThan(0);
+
+  mysqlRelay.forward();
+  await Promise.all([poller, worker].map((member) => member.waitUntilReady()));
+  await pushesFlow('MySQL path dark, /healthz 200 throughout');
+});
+
+it('fails /healthz on a poller whose hand-off to Redis never returns (a dark path, no deadline), and a poller started in its place delivers everything', async () => {
+  pollerRedisRelay.blackHole();
+  // Something to claim: the poller claims it and waits for Redis to take the pushes.
+  await scene.changeOrders(orderIds, 1);
   let health: ProbeAnswer | undefined;
   await until(
     async () => (health = await probe(poller, '/healthz')).status === 503,
-    'the poller stuck on a silent MySQL fails /healthz',
-    30_000,
+    'the poller stuck handing off to a dark Redis fails /healthz',
+    POLLER_STALE_MS + 30_000,
   );
   expect(health?.body).toEqual({
     status: 'stale',
     checks: {
-      poller: expect.stringMatching(/^no cycle has ended for \d+\.\d s \(stale after 9\.0 s\)$/),
+      poller: expect.stringMatching(/^no cycle has ended for \d+\.\d s \(stale after 17\.0 s\)$/),
     },
   });
   const readiness = await probe(poller, '/readyz');
   expect(readiness.status).toBe(503);
-  expect(readiness.body.checks?.mysql).toBe(`no answer within 400 ms`);
+  expect(readiness.body.checks?.redis).toBe('no answer within 400 ms');
   expect(readiness.body.checks?.poller).toMatch(/^no cycle has ended/);
-  // The worker has nothing in flight: waiting for work is not being stuck.
-  expect((await probe(worker, '/healthz')).status).toBe(200);
-  expect(poller.exitStatus).toBeUndefined();
+  // The worker reaches Redis directly and has nothing in flight: waiting for work is not stuck.
+  expect(await probe(worker, '/healthz')).toEqual({
+    status: 200,
+    body: { status: 'ok', checks: { worker: 'ok' } },
+  });
 
-  mysqlRelay.thaw();
-  await until(
-    async () => (await probe(poller, '/healthz')).status === 200,
-    'the poller turns again once its dead connection fails',
-  );
+  // What the kubelet does on a failed liveness probe: a new process, with new connections.
+  await poller.stop();
+  pollerRedisRelay.forward();
+  poller = await scene.startService('poller-restarted', pollerEnv);
   await poller.waitUntilReady();
-  await pushesFlow('MySQL silent, /healthz 503 then 200');
+  await pushesFlow('Redis path dark for the poller, /healthz 503, restarted');
 });
