@@ -90,6 +90,13 @@ const schema = z.object({
   // that is how long MySQL waits for a silent poller, this how long push waits for a silent
   // MySQL.
   DB_QUERY_TIMEOUT_MS: positiveInt.min(100).max(3_600_000).default(10_000),
+  // Back-pressure (outbox/back-pressure.ts): no hand-off while this many pushes wait in
+  // BullMQ, so a Singer outage or stopped workers leave the backlog in MySQL. Measured: a
+  // fresh push takes ≈ 1.4 KB of Redis, one waiting out retries ≈ 3 KB, so 10,000 is
+  // ≈ 14–30 MB. The workers need only what they drain while a held poller waits 100 ms
+  // to count again (≤ 300 at 3k pushes/s); 20,000-event drains at 1,000 and 10,000 were
+  // as fast as without a limit, at 300 slower. docs/BENCHMARKS.md, "Back-pressure".
+  MAX_QUEUED_PUSHES: positiveInt.default(10_000),
   WORKER_CONCURRENCY: positiveInt.max(1_000).default(64),
   DELIVERY_ATTEMPTS: positiveInt.max(100).default(15),
   DELIVERY_BACKOFF_BASE_MS: positiveInt.default(1_000),
@@ -166,6 +173,7 @@ export type Config = Readonly<{
   pollErrorBackoffMaxMs: number;
   claimTimeoutS: number;
   dbQueryTimeoutMs: number;
+  maxQueuedPushes: number;
   workerConcurrency: number;
   deliveryAttempts: number;
   deliveryBackoffBaseMs: number;
@@ -248,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pollErrorBackoffMaxMs: e.POLL_ERROR_BACKOFF_MAX_MS,
     claimTimeoutS: e.CLAIM_TIMEOUT_S,
     dbQueryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
+    maxQueuedPushes: e.MAX_QUEUED_PUSHES,
     workerConcurrency: e.WORKER_CONCURRENCY,
     deliveryAttempts: e.DELIVERY_ATTEMPTS,
     deliveryBackoffBaseMs: e.DELIVERY_BACKOFF_BASE_MS,

@@ -26,11 +26,14 @@ import {
 import { assertRedisReachable, connectRedis } from './delivery/redis-connection.js';
 import { startAttemptRecorder } from './delivery/attempt-recorder.js';
 import { mountDashboard } from './http/dashboard.js';
-import { dependencyCheck } from './http/dependency-checks.js';
+import { boundedCall } from './http/bounded-call.js';
+import { DEPENDENCY_TIMEOUT_MS, dependencyCheck } from './http/dependency-checks.js';
 import { closeServer, createHttpApp, listen, type HealthChecks } from './http/http-server.js';
 import { heartbeat, inFlightWatch } from './http/liveness.js';
 import { createMetrics, mountMetrics } from './http/metrics.js';
+import { countQueuedPushes, createBackPressure } from './outbox/back-pressure.js';
 import { startPollLoop } from './outbox/poll-loop.js';
+import { evictionWarning, maxmemoryPolicy } from './redis/eviction-policy.js';
 import { startRetentionLoop } from './outbox/retention.js';
 import type { CrashPoint } from './config.js';
 import { createPushRenderer } from './render/render-push.js';
@@ -75,6 +78,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     const queueRedis = connectRedis(config.redisUrl, 'fail-fast');
     cleanups.push(() => queueRedis.quit());
     await assertRedisReachable(queueRedis, config.redisUrl);
+    const evicting = evictionWarning(await maxmemoryPolicy(queueRedis).catch(() => undefined));
+    if (evicting) logger.warn(evicting);
 
     const deliveries = openDeliveryQueue(queueRedis, config.queuePrefix, config);
     const deadLetters = openDeadLetterQueue(queueRedis, config.queuePrefix);
@@ -87,8 +92,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       dependencyCheck('mysql', () => knex.raw('SELECT 1')),
       dependencyCheck('redis', () => queueRedis.ping()),
     ];
-    // The roles below add their loops as they start them.
-    const health: HealthChecks = { loops: [], dependencies };
+    // The roles below add their loops (and the poller its back-pressure) as they start them.
+    const policy = boundedCall(() => maxmemoryPolicy(queueRedis), DEPENDENCY_TIMEOUT_MS);
+    const health: HealthChecks = {
+      loops: [],
+      dependencies,
+      details: [{ name: 'redis', detail: async () => evictionWarning(await policy()) }],
+    };
     const metrics = createMetrics({
       knex,
       queues: { deliveries, 'dead-letters': deadLetters },
@@ -185,6 +195,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       const longestCycleMs =
         config.claimTimeoutS * 1000 + MYSQL_CONNECT_TIMEOUT_MS + config.dbQueryTimeoutMs;
       const pollerBeat = heartbeat(2 * (longestCycleMs + longestSleepMs));
+      const backPressure = createBackPressure({
+        countQueued: () => countQueuedPushes(deliveries),
+        maxQueuedPushes: config.maxQueuedPushes,
+        logger: logger.child({ role: 'poller' }),
+        onChange: (active) => metrics.onBackPressure(active),
+      });
+      health.details.push({ name: 'backpressure', detail: async () => backPressure.describe() });
       const loop = startPollLoop(
         {
           databaseUrl: config.databaseUrl,
@@ -200,6 +217,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
             pollerBeat.beat();
             metrics.onPollerError();
           },
+          backPressure,
         },
         {
           batchSize: config.pollBatchSize,

@@ -1,11 +1,10 @@
 /**
- * Redis holds every push between the outbox and Singer. With any eviction policy but
- * `noeviction`, a full Redis silently drops jobs, and those pushes are lost (BullMQ's
- * production guide says the same). INFO rather than CONFIG GET: managed Redis
- * (ElastiCache, Aliyun) disables CONFIG but answers INFO.
+ * Redis holds every push between the outbox and Singer: it must answer, and must not
+ * evict (eviction-policy.ts says why and owns the wording).
  */
 import { Redis } from 'ioredis';
 import { redactUrl } from '../config.js';
+import { EVICTION_FIX, evictionRisk, maxmemoryPolicy } from '../redis/eviction-policy.js';
 import { errorMessage, fail, ok, warn, type CheckResult } from './check-result.js';
 
 const CHECK = 'redis';
@@ -25,8 +24,7 @@ export async function checkRedis(redisUrl: string, timeoutMs: number): Promise<C
   redis.on('error', (err: unknown) => (connectionError ??= err));
   try {
     await redis.connect();
-    const info = await redis.info('memory');
-    const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+    const policy = await maxmemoryPolicy(redis);
     if (policy === undefined) {
       return warn(
         CHECK,
@@ -38,15 +36,7 @@ export async function checkRedis(redisUrl: string, timeoutMs: number): Promise<C
       return ok(CHECK, `Redis at ${where} answers; maxmemory-policy is noeviction`, [
         await persistenceNote(redis),
       ]);
-    return warn(
-      CHECK,
-      `Redis at ${where} has maxmemory-policy ${policy}: when it fills up it evicts queued pushes, which are then lost`,
-      [
-        'set maxmemory-policy to noeviction:',
-        '  self-managed: CONFIG SET maxmemory-policy noeviction (and maxmemory-policy noeviction in redis.conf)',
-        '  ElastiCache / Aliyun: maxmemory-policy = noeviction in the parameter group',
-      ].join('\n'),
-    );
+    return warn(CHECK, `Redis at ${where} has ${evictionRisk(policy)}`, EVICTION_FIX);
   } catch (err) {
     return fail(
       CHECK,

@@ -1,9 +1,11 @@
 /**
  * The operations HTTP server, in every process whatever its roles: /healthz (liveness: this
  * process's loops are turning), /readyz (readiness: MySQL and Redis answer and the loops do
- * their job; 503 otherwise, saying why), and whatever the composition root mounts (metrics,
- * the dashboard). Both probes answer well within the kubelet's 1 s default timeout: loops
- * answer from memory, dependencies within DEPENDENCY_TIMEOUT_MS, all at once.
+ * their job; 503 otherwise, saying why; its `details` say what an operator should know but
+ * that leaves the process ready, such as back-pressure or an evicting Redis), and whatever
+ * the composition root mounts (metrics, the dashboard). Both probes answer well within the
+ * kubelet's 1 s default timeout: loops answer from memory, dependencies and details within
+ * DEPENDENCY_TIMEOUT_MS, all at once.
  */
 import http from 'node:http';
 import express, { type Express } from 'express';
@@ -14,6 +16,17 @@ export interface HealthChecks {
   /** The loops this process runs (poller, worker); the composition root adds them as it starts them. */
   loops: LoopCheck[];
   dependencies: DependencyCheck[];
+  /** Said in /readyz's `details`; never a reason to be unready. */
+  details: ReadinessDetail[];
+}
+
+export interface ReadinessDetail {
+  name: string;
+  /**
+   * A sentence for /readyz's `details`, or nothing to say; answers from memory or within
+   * DEPENDENCY_TIMEOUT_MS (boundedCall), like the checks.
+   */
+  detail(): Promise<string | undefined>;
 }
 
 /**
@@ -48,19 +61,35 @@ export function createHttpApp(health: HealthChecks): Express {
     });
   });
   app.get('/readyz', async (_req, res) => {
-    const dependencies = await Promise.all(
-      health.dependencies.map(async (check) => [check.name, await check.verdict()] as const),
-    );
+    const [dependencies, details] = await Promise.all([
+      Promise.all(
+        health.dependencies.map(async (check) => [check.name, await check.verdict()] as const),
+      ),
+      Promise.all(
+        health.details.map(async ({ name, detail }) => [name, await said(detail)] as const),
+      ),
+    ]);
     const loops = health.loops.map(
       (loop) => [loop.name, loop.stale() ?? loop.unready?.() ?? 'ok'] as const,
     );
     const checks = [...dependencies, ...loops];
     const ready = checks.every(([, verdict]) => verdict === 'ok');
-    res
-      .status(ready ? 200 : 503)
-      .json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(checks) });
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'not ready',
+      checks: Object.fromEntries(checks),
+      details: Object.fromEntries(details.filter(([, text]) => text !== undefined)),
+    });
   });
   return app;
+}
+
+/** A detail's sentence, or why it could not be had; never throws. */
+async function said(detail: ReadinessDetail['detail']): Promise<string | undefined> {
+  try {
+    return await detail();
+  } catch (err) {
+    return `could not tell: ${(err as Error).message}`;
+  }
 }
 
 export async function listen(app: Express, port: number, host: string): Promise<http.Server> {

@@ -30,6 +30,8 @@ export interface PushMetrics {
   onCycle(result: HandOffResult): void;
   onPollerError(): void;
   onAttempt(outcome: AttemptOutcome): void;
+  /** The poller started (true) or stopped (false) holding back (outbox/back-pressure.ts). */
+  onBackPressure(active: boolean): void;
 }
 
 export interface MetricsDeps {
@@ -90,6 +92,11 @@ export function createMetrics(deps: MetricsDeps): PushMetrics {
     labelNames: ['outcome', 'scenario', 'channel'],
     registers: [registry],
   });
+  const backPressure = new Gauge({
+    name: 'push_backpressure_active',
+    help: 'Whether this poller holds back because the delivery queue is full (MAX_QUEUED_PUSHES)',
+    registers: [registry],
+  });
   const singerDuration = new Histogram({
     name: 'push_singer_request_duration_seconds',
     help: 'Duration of successful Singer requests',
@@ -116,6 +123,9 @@ export function createMetrics(deps: MetricsDeps): PushMetrics {
     },
     onPollerError() {
       pollerErrors.inc();
+    },
+    onBackPressure(active) {
+      backPressure.set(active ? 1 : 0);
     },
     onAttempt(outcome) {
       const { push } = outcome;

@@ -5,6 +5,9 @@
  * (Redis down, this process killed), the rows are released unstamped and claimed again
  * later; BullMQ drops the pushes it already has, by job id. So a row is stamped only once
  * BullMQ holds its pushes, and an event is never lost.
+ *
+ * `admits` (back-pressure.ts) asks Redis whether the delivery queue has room, alongside
+ * the claim, so the check costs no time; when it has none, the claim is rolled back.
  */
 import type { Logger } from 'pino';
 import type { ScenarioCatalog } from '../scenarios/catalog.js';
@@ -31,12 +34,32 @@ export interface HandOffResult {
   pushes: number;
   /** created_at of the oldest event claimed (for the lag metric), if any. */
   oldestClaimedAt?: string;
+  /** Nothing was handed off: the delivery queue is full (back-pressure.ts). */
+  heldBack?: boolean;
 }
 
-export async function handOffBatch(deps: HandOffDeps, batchSize: number): Promise<HandOffResult> {
+export const HELD_BACK: HandOffResult = Object.freeze({
+  claimed: 0,
+  handedOff: 0,
+  pushes: 0,
+  heldBack: true,
+});
+
+export async function handOffBatch(
+  deps: HandOffDeps,
+  batchSize: number,
+  admits?: () => Promise<boolean>,
+): Promise<HandOffResult> {
   const { claims } = deps;
   try {
-    const claim = await claimBatch(claims, batchSize);
+    const [claim, admitted] = await Promise.all([
+      claimBatch(claims, batchSize),
+      admits ? admits() : true,
+    ]);
+    if (!admitted) {
+      await claims.rollback();
+      return HELD_BACK;
+    }
     const claimed = claim.events;
     if (claimed.length === 0) {
       await markHandedOffAndCommit(claims, []);

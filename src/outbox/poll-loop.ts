@@ -10,11 +10,20 @@
  * with one cheap read, whether anything waits at all, and opens a claim transaction only if
  * so. When MySQL or Redis fails, it logs, backs off up to `errorBackoffMaxMs`, and tries
  * again — it never exits on its own, and it resumes by itself when they return.
+ * While the delivery queue is full (back-pressure.ts) it claims nothing, and counts again
+ * every HOLD_BACK_RECHECK_MS.
  */
 import type { Logger } from 'pino';
 import { openClaimConnection } from './claim-connection.js';
-import { handOffBatch, type HandOffDeps, type HandOffResult } from './hand-off-batch.js';
+import type { BackPressure } from './back-pressure.js';
+import { handOffBatch, HELD_BACK, type HandOffDeps, type HandOffResult } from './hand-off-batch.js';
 import { hasUnclaimedEvents } from './has-unclaimed.js';
+
+/**
+ * How often a held-back poller counts the queue again: ten Redis calls a second, and the
+ * workers drain at most a few hundred pushes meanwhile (1–3k/s), far fewer than the limit.
+ */
+const HOLD_BACK_RECHECK_MS = 100;
 
 export interface PollLoopSettings {
   batchSize: number;
@@ -44,6 +53,7 @@ export function startPollLoop(
     onCycle?: (result: HandOffResult) => void;
     /** A cycle failed (it was logged; the rows stay for the next try). */
     onCycleError?: (err: unknown) => void;
+    backPressure?: BackPressure;
   },
   settings: PollLoopSettings,
 ): PollLoop {
@@ -65,10 +75,19 @@ export function startPollLoop(
     while (state === 'running') {
       let result: HandOffResult | undefined;
       try {
-        result =
-          idle && !(await hasUnclaimedEvents(claims))
-            ? { claimed: 0, handedOff: 0, pushes: 0 }
-            : await handOffBatch(deps, settings.batchSize);
+        // Held back, it counts alone, before claiming; otherwise the count rides with the claim.
+        const pressure = deps.backPressure;
+        const countFirst = pressure?.active ? pressure : undefined;
+        if (countFirst && !(await countFirst.admits())) result = HELD_BACK;
+        else if (idle && !(await hasUnclaimedEvents(claims)))
+          result = { claimed: 0, handedOff: 0, pushes: 0 };
+        else
+          result = await handOffBatch(
+            deps,
+            settings.batchSize,
+            pressure && !countFirst ? () => pressure.admits() : undefined,
+          );
+        if (!result.heldBack && result.claimed < settings.batchSize) pressure?.caughtUp();
         if (!healthy && lastError) deps.logger.info('poller recovered');
         healthy = true;
         lastError = undefined;
@@ -85,15 +104,18 @@ export function startPollLoop(
         deps.onCycleError?.(err);
       }
       if (state !== 'running') break;
-      idle = result !== undefined && result.claimed === 0;
+      // Held back is not quiet: events wait, and the next cycle claims them without asking.
+      idle = result !== undefined && result.claimed === 0 && !result.heldBack;
       if (result && result.claimed >= settings.batchSize) continue;
       // Found something: stay quick for what follows. Found nothing: look a little later.
       quietSleepMs = idle
         ? Math.min(quietSleepMs * 2, settings.idlePollIntervalMs)
         : settings.pollIntervalMs;
-      const waitMs = result
-        ? quietSleepMs
-        : Math.min(settings.pollIntervalMs * 2 ** consecutiveErrors, settings.errorBackoffMaxMs);
+      const waitMs = !result
+        ? Math.min(settings.pollIntervalMs * 2 ** consecutiveErrors, settings.errorBackoffMaxMs)
+        : result.heldBack
+          ? Math.max(settings.pollIntervalMs, HOLD_BACK_RECHECK_MS)
+          : quietSleepMs;
       await sleep(waitMs, stopping.signal);
     }
   })();

@@ -56,6 +56,7 @@ describe('/metrics, /healthz and /readyz', () => {
       ['push_singer_request_duration_seconds', 'histogram', []],
       ['push_queue_jobs', 'gauge', ['queue', 'state']],
       ['push_queue_oldest_waiting_age_seconds', 'gauge', ['queue']],
+      ['push_backpressure_active', 'gauge', []],
       ['push_build_info', 'gauge', ['version', 'node_version']],
       ['process_cpu_seconds_total', 'counter', []],
       ['process_resident_memory_bytes', 'gauge', []],
@@ -202,7 +203,7 @@ describe('/metrics, /healthz and /readyz', () => {
   it('answers /healthz and /readyz on every process with a verdict for each loop it runs', async () => {
     expect(await getJson(`${pipeline.service.httpUrl}/readyz`)).toEqual({
       status: 200,
-      body: { status: 'ready', checks: { mysql: 'ok', redis: 'ok' } },
+      body: { status: 'ready', checks: { mysql: 'ok', redis: 'ok' }, details: {} },
     });
     expect(await getJson(`${pipeline.service.httpUrl}/healthz`)).toEqual({
       status: 200,
@@ -222,6 +223,7 @@ describe('/metrics, /healthz and /readyz', () => {
     expect(ready.body).toEqual({
       status: 'ready',
       checks: { mysql: 'ok', redis: 'ok', worker: 'ok', poller: 'ok' },
+      details: { backpressure: 'not holding back (fewer than 10000 pushes queued)' },
     });
     expect(await getJson(`${allRoles.httpUrl}/healthz`)).toEqual({
       status: 200,

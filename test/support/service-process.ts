@@ -35,7 +35,9 @@ export interface ExitStatus {
 
 export interface ReadyzAnswer {
   status: number;
-  body: { status?: string; checks?: Record<string, string> } | undefined;
+  body:
+    | { status?: string; checks?: Record<string, string>; details?: Record<string, string> }
+    | undefined;
 }
 
 export interface ServiceProcess {
