@@ -7,7 +7,8 @@
  * BullMQ holds its pushes, and an event is never lost.
  *
  * `admits` (back-pressure.ts) asks Redis whether the delivery queue has room, alongside
- * the claim, so the check costs no time; when it has none, the claim is rolled back.
+ * the claim, so the check costs no extra round trip; when it has none, the claim is rolled
+ * back.
  */
 import type { Logger } from 'pino';
 import type { ScenarioCatalog } from '../scenarios/catalog.js';
