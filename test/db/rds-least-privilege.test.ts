@@ -5,7 +5,7 @@
 // service's tables are created by that same least-privilege account.
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TRIGGER_NAME } from '../../migrations/20261126_002_order_triggers.js';
+import { TRIGGER_NAME } from '../../src/db/order-trigger.js';
 import { connectDatabase } from '../../src/db/connect-database.js';
 import { OUTBOX_TABLE } from '../../src/db/migration-context.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';

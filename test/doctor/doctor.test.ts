@@ -2,7 +2,7 @@ import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/connect-database.js';
-import { TRIGGER_NAME, triggerSql } from '../../migrations/20261126_002_order_triggers.js';
+import { TRIGGER_NAME, triggerSql } from '../../src/db/order-trigger.js';
 import { migrationContextOf } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
 import { openClaimConnection } from '../../src/outbox/claim-connection.js';
@@ -55,6 +55,7 @@ const ALL_OK = {
   grants: 'ok',
   'binary logging': 'ok',
   trigger: 'ok',
+  'outbox columns': 'ok',
   'outbox backlog': 'ok',
   redis: 'ok',
   singer: 'ok',
@@ -190,26 +191,30 @@ describe('push doctor against a least-privilege account on a server with binary 
     }
   });
 
-  it('fails with the statements to run when the trigger differs from the migration', async () => {
+  it('fails when the trigger differs from this version, and `push migrate` puts it right', async () => {
     const ctx = migrationContextOf(loadConfig({ DATABASE_URL: server.appUrl }));
+    // The demo schema's VARCHAR(32) columns give an outbox of 64 characters.
+    const current = triggerSql(ctx, { status: 64, reason: 64 });
     // Someone "simplified" it by hand: reason-only changes would no longer be recorded.
-    const edited = triggerSql(ctx).replace(
+    const edited = current.replace(
       /\n\s+OR NOT \(OLD\.`status_reason` <=> NEW\.`status_reason`\)/,
       '',
     );
-    expect(edited).not.toBe(triggerSql(ctx));
+    expect(edited).not.toBe(current);
     await asApp(server, [`DROP TRIGGER ${TRIGGER_NAME}`, edited]);
     try {
       const { code, verdicts, check } = await doctor(env);
       expect(code).toBe(1);
       expect(verdicts).toEqual({ ...ALL_OK, trigger: 'fail' });
-      expect(check('trigger').details.join('\n')).toContain(
-        "its body differs from the migration's",
-      );
-      expect(check('trigger').fix).toContain(`DROP TRIGGER IF EXISTS \`${TRIGGER_NAME}\`;`);
-      expect(check('trigger').fix).toContain(triggerSql(ctx));
+      expect(check('trigger').details.join('\n')).toContain("its body differs from this version's");
+      expect(check('trigger').fix).toContain('run `npx push migrate`');
+
+      const migrated = await push(['migrate'], env);
+      expect(migrated.code, migrated.stderr).toBe(0);
+      expect(migrated.stdout).toContain(`CREATE OR REPLACE TRIGGER \`${TRIGGER_NAME}\``);
+      expect((await doctor(env)).verdicts).toEqual(ALL_OK);
     } finally {
-      await asApp(server, [`DROP TRIGGER IF EXISTS ${TRIGGER_NAME}`, triggerSql(ctx)]);
+      await asApp(server, [`DROP TRIGGER IF EXISTS ${TRIGGER_NAME}`, current]);
     }
   });
 
