@@ -30,19 +30,20 @@ interface CopiedColumn {
   table: 'outbox' | 'attempts';
   column: string;
   source: OrderColumn;
+  kind: ColumnType['kind'];
   nullable: boolean;
 }
 
 const COPIED: readonly CopiedColumn[] = [
-  { table: 'outbox', column: 'order_id', source: 'id', nullable: false },
-  { table: 'outbox', column: 'patient_id', source: 'patientId', nullable: true },
-  { table: 'outbox', column: 'nurse_id', source: 'nurseId', nullable: true },
-  { table: 'outbox', column: 'from_status', source: 'status', nullable: true },
-  { table: 'outbox', column: 'to_status', source: 'status', nullable: true },
-  { table: 'outbox', column: 'from_reason', source: 'statusReason', nullable: true },
-  { table: 'outbox', column: 'to_reason', source: 'statusReason', nullable: true },
+  { table: 'outbox', column: 'order_id', source: 'id', kind: 'integer', nullable: false },
+  { table: 'outbox', column: 'patient_id', source: 'patientId', kind: 'integer', nullable: true },
+  { table: 'outbox', column: 'nurse_id', source: 'nurseId', kind: 'integer', nullable: true },
+  { table: 'outbox', column: 'from_status', source: 'status', kind: 'text', nullable: true },
+  { table: 'outbox', column: 'to_status', source: 'status', kind: 'text', nullable: true },
+  { table: 'outbox', column: 'from_reason', source: 'statusReason', kind: 'text', nullable: true },
+  { table: 'outbox', column: 'to_reason', source: 'statusReason', kind: 'text', nullable: true },
   // The delivery trace names the order too (written by the worker, not the trigger).
-  { table: 'attempts', column: 'order_id', source: 'id', nullable: false },
+  { table: 'attempts', column: 'order_id', source: 'id', kind: 'integer', nullable: false },
 ];
 
 /** A new text column's least length: 64 × 4 bytes takes a two-byte length (see above). */
@@ -116,6 +117,7 @@ export async function planCopiedColumns(
     const sourceName = ctx.orderColumns[copied.source];
     const source = `\`${ctx.ordersTable}\`.\`${sourceName}\``;
     const sourceType = typeOf(orders.get(sourceName.toLowerCase())!, source);
+    if (sourceType.kind !== copied.kind) throw unsupportedType(source, sourceType.columnType);
     const existing = columnsOf(table);
     const currentRow = existing.get(copied.column);
     if (existing.size > 0 && !currentRow) {
@@ -258,7 +260,11 @@ function typeOf(row: ColumnRow, name: string): ColumnType {
   if (TEXT_TYPES.has(dataType) && row.charset !== 'binary' && chars <= MAX_TEXT_CHARS) {
     return { kind: 'text', columnType, chars, charset: row.charset };
   }
-  throw new MigrationError(
+  throw unsupportedType(name, columnType);
+}
+
+function unsupportedType(name: string, columnType: string): MigrationError {
+  return new MigrationError(
     `${name} is ${columnType}: push copies ids of an integer type and statuses and reasons of ` +
       `CHAR, VARCHAR, ENUM or SET up to ${MAX_TEXT_CHARS} characters (not binary)`,
   );
