@@ -69,8 +69,8 @@ export async function describeLockWait(
       : 'performance_schema.metadata_locks';
 
   const lines = [
-    `gave up after waiting ${wait.attempts} times ${wait.lockWaitS} s (MIGRATION_LOCK_WAIT_S, ` +
-      `MIGRATION_LOCK_ATTEMPTS) for a metadata lock, to run:`,
+    `gave up after ${wait.attempts} attempt(s) of ${wait.lockWaitS} s each (MIGRATION_LOCK_ATTEMPTS, ` +
+      `MIGRATION_LOCK_WAIT_S) to get a metadata lock, to run:`,
     `  ${firstLine(wait.sql)}`,
     'Another session holds a lock on the table: a transaction that has read or written it and ' +
       'not ended yet (a long report, a client that left a transaction open), or DDL of its own. ' +
