@@ -118,6 +118,7 @@ export async function describeLockWait(
     '',
     'What to do: as an administrator, find the holder —',
     '  SELECT * FROM performance_schema.metadata_locks WHERE OBJECT_SCHEMA = DATABASE();  (MySQL 8)',
+    '  SELECT * FROM information_schema.METADATA_LOCK_INFO;  (MariaDB, plugin metadata_lock_info)',
     '  SELECT trx_mysql_thread_id, trx_started, trx_query FROM information_schema.INNODB_TRX ORDER BY trx_started;',
     '  SHOW FULL PROCESSLIST;',
     'then let it finish or end it (KILL <id>; on RDS: CALL mysql.rds_kill(<id>)), and run ' +
