@@ -66,7 +66,7 @@ export async function runMigrateCommand(
       for (const name of run.names) console.log(`  ${name}`);
     }
     if (changes.length > 0) {
-      console.log(`schema changes (each waited at most ${lockWait.lockWaitS} s for its lock):`);
+      console.log(`schema changes (each may wait ${lockWait.lockWaitS} s for its metadata lock):`);
       for (const sql of changes) console.log(`  ${firstLine(sql)}`);
     } else if (run.names.length === 0) {
       console.log(`${where} is up to date`);
@@ -114,8 +114,7 @@ function sqlScript(
 }
 
 function firstLine(sql: string): string {
-  const line = sql.trim().split('\n')[0] ?? '';
-  return line.length > 110 ? `${line.slice(0, 109)}…` : line;
+  return sql.trim().split('\n')[0] ?? '';
 }
 
 async function openExistingDatabase(databaseUrl: string): Promise<Knex> {

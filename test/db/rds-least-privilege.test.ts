@@ -29,7 +29,8 @@ describe('push migrate with a least-privilege account on a binary-logging server
 
   beforeEach(async () => {
     // Every test starts unmigrated; removing push's objects needs no trust and no SUPER.
-    const down = await runCli(['migrate', '--down'], { DATABASE_URL: server.appUrl });
+    // --force: an earlier test's events were never handed off (no poller runs here).
+    const down = await runCli(['migrate', '--down', '--force'], { DATABASE_URL: server.appUrl });
     expect(down.code, down.stderr).toBe(0);
     await app('orders').del();
   });
