@@ -13,6 +13,7 @@
  * values to the width the column has, so order writes go on succeeding meanwhile.
  */
 import {
+  driftEffect,
   onlineWideningSql,
   planCopiedColumns,
   tableCopySql,
@@ -52,6 +53,7 @@ async function align(db: SchemaSession, ctx: MigrationContext): Promise<string[]
       // Predicted online, refused by the server: stop before the trigger cuts at the new width.
       throw new MigrationError(
         `${(err as Error).message}\n${tableCopyAdvice(
+          ctx,
           plan.columns.filter((c) => c.widen),
           sql.replace('ALGORITHM=INPLACE, LOCK=NONE', 'ALGORITHM=COPY, LOCK=SHARED'),
         )}`,
@@ -62,26 +64,23 @@ async function align(db: SchemaSession, ctx: MigrationContext): Promise<string[]
   await installTrigger(db, ctx, plan.clip);
   const copies = tableCopySql(plan);
   if (copies.length === 0) return [];
-  return [
-    tableCopyAdvice(
-      plan.columns.filter((c) => c.widen?.online === false),
-      ...copies,
-    ),
-  ];
+  const needCopy = plan.columns.filter((c) => c.widen?.online === false);
+  return [tableCopyAdvice(ctx, needCopy, ...copies)];
 }
 
-function tableCopyAdvice(columns: ColumnPlan[], ...statements: string[]): string {
-  const meanwhile = columns.some((c) => c.sourceType.kind === 'integer')
-    ? "meanwhile an order UPDATE that writes an id the push column cannot hold FAILS (strict SQL mode), so don't wait long"
-    : "meanwhile a longer value is recorded cut short (ending in '~') and matches no scenario";
+function tableCopyAdvice(
+  ctx: MigrationContext,
+  columns: ColumnPlan[],
+  ...statements: string[]
+): string {
   return [
     ...columns.map(
       (c) =>
-        `\`${c.table}\`.\`${c.column}\`: ${c.widen?.why} (${c.source}), and cannot be widened in place;`,
+        `\`${c.table}\`.\`${c.column}\`: ${c.widen?.why} (${c.source}), and cannot be widened in ` +
+        `place; meanwhile ${driftEffect(c, ctx)}.`,
     ),
-    'the server can change it only by copying the table, which blocks every UPDATE on the orders',
-    'table while it runs (the trigger writes the outbox), so push does not do it on its own;',
-    `${meanwhile}.`,
+    'The server can change it only by copying the table, which blocks every UPDATE on the orders ' +
+      'table while it runs (the trigger writes the outbox), so push does not do it on its own.',
     'At a quiet moment, run (its time grows with the rows the table holds):',
     ...statements.map((sql) => `  ${sql};`),
     'then `push migrate` again.',

@@ -66,7 +66,10 @@ export interface ColumnPlan {
   sourceType: ColumnType;
   /** undefined while the push table does not exist (it is created with `definition`). */
   current: ColumnType | undefined;
-  /** What to create or widen it to, for CREATE TABLE or ALTER TABLE … MODIFY, nullability included. */
+  /**
+   * What to create or widen it to, for CREATE TABLE or ALTER TABLE … MODIFY, nullability
+   * included; for a column that already holds every value, its type as it is.
+   */
   definition: string;
   /** Characters the column holds after this run's online changes (text only): what the trigger cuts to. */
   chars: number | undefined;
@@ -188,6 +191,16 @@ export async function planCopiedColumns(
       return found.definition;
     },
   };
+}
+
+/** What goes wrong while `column` cannot hold every value of its orders column. */
+export function driftEffect(column: ColumnPlan, ctx: MigrationContext): string {
+  if (column.sourceType.kind === 'text') {
+    return "a longer value is recorded cut short (ending in '~') and matches no scenario";
+  }
+  return column.table === ctx.outboxTable
+    ? 'an order UPDATE that writes a value outside its range FAILS (strict SQL mode)'
+    : "the delivery trace cannot record such an order's attempts";
 }
 
 /**

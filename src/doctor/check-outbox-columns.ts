@@ -6,7 +6,7 @@
  * copy (online where the server can, src/db/align-with-orders.ts).
  */
 import type { Knex } from 'knex';
-import { planCopiedColumns, tableCopySql } from '../db/copied-columns.js';
+import { driftEffect, planCopiedColumns, tableCopySql } from '../db/copied-columns.js';
 import type { MigrationContext } from '../db/migration-context.js';
 import { readerOf } from '../db/schema-session.js';
 import { fail, ok, type CheckResult } from './check-result.js';
@@ -26,13 +26,9 @@ export async function checkOutboxColumns(knex: Knex, ctx: MigrationContext): Pro
       `push's copies of \`${ctx.ordersTable}\` columns hold every value they can have`,
     );
   }
-  const details = drifted.map((c) => {
-    const effect =
-      c.sourceType.kind === 'integer'
-        ? 'an order UPDATE writing a value outside its range fails'
-        : "a longer value is recorded cut short (ending in '~') and matches no scenario";
-    return `\`${c.table}\`.\`${c.column}\`: ${c.widen?.why} (${c.source}): ${effect}`;
-  });
+  const details = drifted.map(
+    (c) => `\`${c.table}\`.\`${c.column}\`: ${c.widen?.why} (${c.source}): ${driftEffect(c, ctx)}`,
+  );
   const copies = tableCopySql(plan);
   const fix =
     copies.length === 0
