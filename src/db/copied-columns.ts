@@ -160,10 +160,13 @@ export async function planCopiedColumns(
       : Math.max(sourceType.chars, FRESH_MIN_CHARS);
     const definition = `VARCHAR(${chars}) ${TEXT_CHARSET} ${nullability}`;
     if (!current) return { ...plan, definition, chars };
+    // In place only within one character set and one number of length bytes.
+    const oneLengthByteNow = current.kind === 'text' && current.chars <= ONE_LENGTH_BYTE_CHARS;
+    const oneLengthByteAfter = chars <= ONE_LENGTH_BYTE_CHARS;
     const online =
       current.kind === 'text' &&
       current.charset === 'utf8mb4' &&
-      chars <= ONE_LENGTH_BYTE_CHARS === current.chars <= ONE_LENGTH_BYTE_CHARS;
+      oneLengthByteNow === oneLengthByteAfter;
     return {
       ...plan,
       definition,

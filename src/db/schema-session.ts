@@ -6,8 +6,8 @@
  *
  * Why bounded: DDL on `orders` (the trigger) or on `order_events` (which every UPDATE on
  * `orders` opens, through the trigger) needs an exclusive metadata lock, and while it waits
- * for one, every later query on the table queues behind it (MySQL bug #79274). MySQL's own
- * `lock_wait_timeout` is a year (RDS: the same), so one report left open on `orders` would
+ * for one, every later query on the table queues behind it (MySQL bug #79274). MySQL's default
+ * `lock_wait_timeout` is a year (also on RDS), so one report left open on `orders` would
  * freeze order writes for as long as it runs. Here each change waits at most
  * `lockWaitS`, then steps aside (the queued order writes run), pauses and tries again, up to
  * `lockAttempts` times, and then fails naming who holds the lock (lock-holders.ts).
@@ -26,8 +26,6 @@ export type ReadSql = <Row>(sql: string, bindings?: readonly unknown[]) => Promi
 
 export interface SchemaSession {
   readonly flavor: ServerVersion['flavor'];
-  /** true for `--print-sql`: changes are recorded, not run. */
-  readonly printOnly: boolean;
   read: ReadSql;
   /** Runs one schema change with the bounded lock wait (or, printing, records it). */
   change(sql: string): Promise<void>;
@@ -98,7 +96,6 @@ export async function openSchemaSession(
     const flavor = serverFlavorOf(server?.version ?? '');
     const session: SchemaSession = {
       flavor,
-      printOnly,
       read,
       async change(sql: string) {
         statements.push(sql);
