@@ -1,9 +1,10 @@
 /**
  * The account's privileges on the database, from SHOW GRANTS, counting the roles active at
  * login (what every session push opens gets). push needs ordinary table privileges plus
- * TRIGGER (SPEC §1) and nothing global: it reads no binlog, so no REPLICATION SLAVE /
- * REPLICATION CLIENT, which managed MySQL does not hand out. (RDS for MySQL 8.0.36 and later
- * gives its master user its privileges through the role rds_superuser_role.)
+ * TRIGGER (SPEC §1), on MySQL also LOCK TABLES, and nothing global: it reads no binlog, so
+ * no REPLICATION SLAVE / REPLICATION CLIENT, which managed MySQL does not hand out. (RDS for
+ * MySQL 8.0.36 and later gives its master user its privileges through the role
+ * rds_superuser_role.)
  */
 import type { Knex } from 'knex';
 import { serverFlavorOf, type ServerVersion } from '../db/server-version.js';
