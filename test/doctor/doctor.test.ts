@@ -8,6 +8,7 @@ import { migrateLatest } from '../../src/db/run-migrations.js';
 import { openClaimConnection } from '../../src/outbox/claim-connection.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
 import { judgeServerVersion } from '../../src/doctor/check-server-version.js';
+import { judgeGrants } from '../../src/doctor/check-grants.js';
 import {
   parseGrants,
   privilegesOnDatabase,
@@ -289,6 +290,21 @@ describe('reading grants and versions', () => {
         'SUPER',
       ),
     ).toBe(true);
+  });
+
+  it('asks for LOCK TABLES on MySQL, where push replaces its trigger under it, and not on MariaDB', () => {
+    const withoutLockTables = parseGrants([
+      'GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER ON `app`.* TO `push_app`@`%`',
+    ]);
+    const account = { user: 'push_app', host: '%', database: 'app', grants: withoutLockTables };
+    expect(judgeGrants({ ...account, flavor: 'MariaDB' }).verdict).toBe('ok');
+    const onMySql = judgeGrants({ ...account, flavor: 'MySQL' });
+    expect(onMySql).toMatchObject({
+      verdict: 'fail',
+      summary: 'push_app@% lacks LOCK TABLES on `app`',
+      fix: "as an administrator: GRANT LOCK TABLES ON `app`.* TO 'push_app'@'%';",
+    });
+    expect(onMySql.details.join('\n')).toContain('MySQL has no CREATE OR REPLACE TRIGGER');
   });
 
   it('knows which servers have SKIP LOCKED', () => {
