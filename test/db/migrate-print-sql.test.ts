@@ -34,6 +34,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/**
+ * Root on the private server, for what the product's account may not or would not do: switch
+ * on and read the general log, read information_schema as it is, and act as the order
+ * service's DBA (widen a column) or the order service itself (write orders).
+ */
 async function asRoot<T = unknown>(statements: string[]): Promise<T[]> {
   const connection = await createConnection({ uri: server.rootUrl });
   try {
