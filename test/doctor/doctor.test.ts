@@ -296,7 +296,13 @@ describe('reading grants and versions', () => {
     const withoutLockTables = parseGrants([
       'GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER ON `app`.* TO `push_app`@`%`',
     ]);
-    const account = { user: 'push_app', host: '%', database: 'app', grants: withoutLockTables };
+    const account = {
+      user: 'push_app',
+      host: '%',
+      database: 'app',
+      grants: withoutLockTables,
+      activeRoles: [],
+    };
     expect(judgeGrants({ ...account, flavor: 'MariaDB' }).verdict).toBe('ok');
     const onMySql = judgeGrants({ ...account, flavor: 'MySQL' });
     expect(onMySql).toMatchObject({
