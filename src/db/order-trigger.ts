@@ -15,7 +15,9 @@
  * under one exclusive metadata lock on `orders`. MySQL 8 has no OR REPLACE for triggers:
  * push takes `LOCK TABLES orders WRITE, order_events WRITE`, drops and creates, and unlocks,
  * so no write to `orders` can run in between (it waits for the lock, bounded like every
- * change; schema-session.ts). Two triggers side by side (FOLLOWS) would record every change
+ * change; schema-session.ts). Both servers accept CREATE and DROP TRIGGER under LOCK TABLES
+ * when the table is locked WRITE (sql/sql_trigger.cc, open_and_lock_subj_table: "Under LOCK
+ * TABLES we must only accept write locked tables"). Two triggers side by side (FOLLOWS) would record every change
  * twice while both exist. The lock needs the LOCK TABLES privilege (README, grants).
  */
 import type { MigrationContext } from './migration-context.js';

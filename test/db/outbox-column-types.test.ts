@@ -15,6 +15,7 @@ import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
 import { matchEvent } from '../../src/scenarios/match-event.js';
 import { connectOrderService } from '../support/order-service-session.js';
 import { sampleEvent } from '../support/sample-event.js';
+import { serverFlavor, triggerReplacementSql } from '../support/server-flavor.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const ctx = migrationContextOf({ ordersTable: 'orders', orderColumns: DEFAULT_ORDER_COLUMNS });
@@ -207,9 +208,9 @@ describe('when orders is widened after migrating (drift)', () => {
     expect(run.statements.slice(1)).toEqual([
       'ALTER TABLE `order_events` MODIFY `from_status` VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL, ' +
         'MODIFY `to_status` VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL, ALGORITHM=INPLACE, LOCK=NONE',
-      triggerSql(ctx, { status: 100, reason: 64 }).replace(
-        'CREATE TRIGGER',
-        'CREATE OR REPLACE TRIGGER',
+      ...triggerReplacementSql(
+        await serverFlavor(db.knex),
+        triggerSql(ctx, { status: 100, reason: 64 }),
       ),
     ]);
     expect((await columnTypes('order_events')).to_status).toBe('varchar(100) utf8mb4');

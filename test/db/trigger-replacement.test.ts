@@ -2,8 +2,9 @@
 // the server answers, each change giving its order a status no other change gives it, while
 // push replaces the trigger several times (through installTrigger, what `push migrate` runs).
 // Every change must have exactly one event: none lost in a gap between DROP and CREATE, none
-// doubled by two triggers at once. Both ways push replaces it are run on the MariaDB here:
-// CREATE OR REPLACE TRIGGER (MariaDB's) and LOCK TABLES … DROP … CREATE … UNLOCK (MySQL 8's).
+// doubled by two triggers at once. Both ways push replaces it run on the server at hand:
+// its own (MariaDB: CREATE OR REPLACE TRIGGER; MySQL 8: LOCK TABLES … DROP … CREATE … UNLOCK)
+// and MySQL 8's, LOCK TABLES, which MariaDB supports too.
 import type { Connection } from 'mysql2/promise';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_ORDER_COLUMNS, migrationContextOf } from '../../src/db/migration-context.js';
@@ -117,7 +118,7 @@ function expectEachChangeOnce(changes: Change[], recorded: Map<string, number>):
 
 describe('replacing the trigger under 8 connections of order writes', () => {
   it.each([
-    ['CREATE OR REPLACE TRIGGER (MariaDB)', 'as the server is'],
+    ["the server's own (MariaDB: CREATE OR REPLACE TRIGGER)", 'as the server is'],
     ['LOCK TABLES orders WRITE, order_events WRITE; DROP; CREATE; UNLOCK (MySQL 8)', 'MySQL'],
   ] as const)('records every change exactly once: %s', async (_way, flavor) => {
     const writers = await startWriters();
