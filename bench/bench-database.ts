@@ -18,7 +18,9 @@ import {
   insertSampleNurses,
   SAMPLE_NURSES,
 } from '../src/demo/order-service-schema.js';
-import { TRIGGER_NAME, triggerSql } from '../migrations/20261126_002_order_triggers.js';
+import { planCopiedColumns } from '../src/db/copied-columns.js';
+import { TRIGGER_NAME, triggerSql } from '../src/db/order-trigger.js';
+import { readerOf } from '../src/db/schema-session.js';
 
 export interface BenchDatabase {
   name: string;
@@ -71,7 +73,13 @@ export async function createBenchDatabase(serverUrl: string, name: string): Prom
 /** Installs or removes push's trigger on orders (the trigger-cost comparison). */
 export async function setTrigger(knex: Knex, on: boolean): Promise<void> {
   await knex.raw(`DROP TRIGGER IF EXISTS \`${TRIGGER_NAME}\``);
-  if (on) await knex.raw(triggerSql(CONTEXT));
+  if (on) await knex.raw(await pushTriggerSql(knex));
+}
+
+/** push's CREATE TRIGGER for this database, as `push migrate` makes it. */
+export async function pushTriggerSql(knex: Knex): Promise<string> {
+  const { clip } = await planCopiedColumns(readerOf(knex), CONTEXT);
+  return triggerSql(CONTEXT, clip);
 }
 
 /** Inserts `count` orders of the four kinds (inserts fire no trigger); returns their id range. */

@@ -22,13 +22,13 @@ import { createConnection, type Connection } from 'mysql2/promise';
 import {
   clearPushTables,
   createBenchDatabase,
-  CONTEXT,
   insertOrders,
+  pushTriggerSql,
   setTrigger,
   type BenchDatabase,
 } from './bench-database.js';
 import { monotonicMs } from './clock.js';
-import { TRIGGER_NAME, triggerSql } from '../migrations/20261126_002_order_triggers.js';
+import { TRIGGER_NAME } from '../src/db/order-trigger.js';
 
 export type UpdateKind = 'status' | 'other';
 /**
@@ -81,8 +81,9 @@ export async function measureTriggerCost(
         await db.knex.raw(
           'CREATE TRIGGER bench_empty_trigger AFTER UPDATE ON orders FOR EACH ROW BEGIN END',
         );
-      if (trigger === 'inert') await db.knex.raw(inertTriggerSql());
-      if (trigger === 'tableless') await db.knex.raw(tablelessTriggerSql());
+      if (trigger === 'inert') await db.knex.raw(inertTriggerSql(await pushTriggerSql(db.knex)));
+      if (trigger === 'tableless')
+        await db.knex.raw(tablelessTriggerSql(await pushTriggerSql(db.knex)));
       side.ids = await insertOrders(db.knex, settings.orders);
       side.connections = await Promise.all(
         Array.from({ length: MAX_CONNECTIONS }, () => createConnection({ uri: db.url })),
@@ -147,15 +148,15 @@ async function hammer(side: Side, count: number, sql: string, seconds: number): 
 }
 
 /** push's trigger with a condition that never holds (an order's id is never NULL). */
-function inertTriggerSql(): string {
-  return triggerSql(CONTEXT)
+function inertTriggerSql(pushTrigger: string): string {
+  return pushTrigger
     .replace(TRIGGER_NAME, 'bench_inert_trigger')
     .replace(/\bIF\b[\s\S]*?\bTHEN\b/, 'IF NEW.`id` IS NULL THEN');
 }
 
 /** push's trigger with a session variable where the outbox INSERT was: nothing to prelock. */
-function tablelessTriggerSql(): string {
-  return triggerSql(CONTEXT)
+function tablelessTriggerSql(pushTrigger: string): string {
+  return pushTrigger
     .replace(TRIGGER_NAME, 'bench_tableless_trigger')
     .replace(/\bINSERT INTO\b[\s\S]*?\);/, 'SET @bench_tableless = NEW.`id`;');
 }

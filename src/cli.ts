@@ -9,7 +9,7 @@ import { packageVersion } from './package-root.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { PlainError } from './plain-error.js';
-import { runMigrateCommand } from './commands/migrate-command.js';
+import { runMigrateCommand, type MigrateCommandOptions } from './commands/migrate-command.js';
 import { runStartCommand } from './commands/start-command.js';
 import { runDemoCommand } from './commands/demo-command.js';
 import { runStubSingerCommand } from './commands/stub-singer-command.js';
@@ -27,8 +27,13 @@ const program = new Command()
 program
   .command('migrate')
   .description('create or update the outbox table and the orders trigger (idempotent)')
-  .option('--down', 'remove everything push added (outbox table and trigger)')
-  .action((opts: { down?: boolean }) => runMigrateCommand(loadConfig(), opts));
+  .option('--down', 'remove everything push added (refuses while events are unfinished)')
+  .option('--force', 'with --down: remove it even with unfinished events in the outbox')
+  .option(
+    '--print-sql',
+    'print the statements it would run (a script for the mysql client), run none',
+  )
+  .action((opts: MigrateCommandOptions) => runMigrateCommand(loadConfig(), opts));
 
 program
   .command('start')

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { PlainError } from './plain-error.js';
 import { databaseUrlProblems } from './db/database-url.js';
 import { DEFAULT_ORDER_COLUMNS, type MigrationContext } from './db/migration-context.js';
+import { DEFAULT_LOCK_WAIT } from './db/schema-session.js';
 
 type OrderColumns = MigrationContext['orderColumns'];
 
@@ -113,6 +114,10 @@ const schema = z.object({
     .string()
     .default('')
     .transform((v, ctx) => parseColumnMap(v, ctx)),
+  // Each schema change of `push migrate` waits this long for its metadata lock (order writes
+  // queue behind it meanwhile), this many times, then fails naming the holder.
+  MIGRATION_LOCK_WAIT_S: positiveInt.max(3_600).default(DEFAULT_LOCK_WAIT.lockWaitS),
+  MIGRATION_LOCK_ATTEMPTS: positiveInt.max(100).default(DEFAULT_LOCK_WAIT.lockAttempts),
   SCENARIOS_FILE: z.string().optional(),
   // Fault injection for the crash tests: the process sends itself PUSH_CRASH_SIGNAL (SIGKILL,
   // or SIGSTOP to freeze like a dead host) at this point.
@@ -187,6 +192,8 @@ export type Config = Readonly<{
   ordersTable: string;
   nursesTable: string;
   orderColumns: OrderColumns;
+  migrationLockWaitS: number;
+  migrationLockAttempts: number;
   scenariosFile: string | undefined;
   logLevel: string;
   crashAt: CrashPoint | undefined;
@@ -270,6 +277,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ordersTable: e.ORDERS_TABLE,
     nursesTable: e.NURSES_TABLE,
     orderColumns: Object.freeze(e.ORDER_COLUMNS),
+    migrationLockWaitS: e.MIGRATION_LOCK_WAIT_S,
+    migrationLockAttempts: e.MIGRATION_LOCK_ATTEMPTS,
     scenariosFile: e.SCENARIOS_FILE,
     logLevel: e.LOG_LEVEL,
     crashAt: e.PUSH_CRASH_AT,

@@ -16,4 +16,4 @@ CREATE TABLE IF NOT EXISTS nurses (
 INSERT IGNORE INTO nurses (id, name) VALUES (7, '王芳'), (8, '李娜'), (9, '张敏');
 -- The least privilege push needs (see README "Production"): no SUPER, no REPLICATION.
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'push_app'@'%';
-GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER ON orders.* TO 'push_app'@'%';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER, LOCK TABLES ON orders.* TO 'push_app'@'%';

@@ -10,8 +10,10 @@ export class MalformedPushError extends Error {
   override name = 'MalformedPushError';
 }
 
-const id = z.string().regex(/^\d+$/, 'must be a decimal id');
-const nullableId = id.nullable();
+const eventId = z.string().regex(/^\d+$/, 'must be a decimal id');
+// The order service's ids may be signed (BIGINT, INT): push copies them as they are.
+const orderServiceId = z.string().regex(/^-?\d+$/, 'must be a decimal id');
+const nullableId = orderServiceId.nullable();
 
 const pushJobSchema = z.object({
   idempotencyKey: z.string().min(1),
@@ -26,8 +28,8 @@ const pushJobSchema = z.object({
     }),
   ]),
   event: z.object({
-    eventId: id,
-    orderId: id,
+    eventId,
+    orderId: orderServiceId,
     patientId: nullableId,
     nurseId: nullableId,
     fromStatus: z.string().nullable(),

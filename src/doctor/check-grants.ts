@@ -1,11 +1,13 @@
 /**
  * The account's privileges on the database, from SHOW GRANTS, counting the roles active at
  * login (what every session push opens gets). push needs ordinary table privileges plus
- * TRIGGER (SPEC §1) and nothing global: it reads no binlog, so no REPLICATION SLAVE /
- * REPLICATION CLIENT, which managed MySQL does not hand out. (RDS for MySQL 8.0.36 and later
- * gives its master user its privileges through the role rds_superuser_role.)
+ * TRIGGER (SPEC §1), on MySQL also LOCK TABLES, and nothing global: it reads no binlog, so
+ * no REPLICATION SLAVE / REPLICATION CLIENT, which managed MySQL does not hand out. (RDS for
+ * MySQL 8.0.36 and later gives its master user its privileges through the role
+ * rds_superuser_role.)
  */
 import type { Knex } from 'knex';
+import { serverFlavorOf, type ServerVersion } from '../db/server-version.js';
 import { fail, ok, type CheckResult } from './check-result.js';
 import {
   hasGlobalPrivilege,
@@ -18,8 +20,10 @@ import {
 
 const CHECK = 'grants';
 
-/** Every privilege push uses on its database, and what for. */
-export const NEEDED_PRIVILEGES: ReadonlyArray<[privilege: string, why: string]> = [
+/** Every privilege push uses on its database, what for, and on which server if not both. */
+export const NEEDED_PRIVILEGES: ReadonlyArray<
+  [privilege: string, why: string, onlyOn?: ServerVersion['flavor']]
+> = [
   ['SELECT', 'claim outbox rows, read orders and nurses'],
   ['INSERT', 'the trigger writes order_events; the worker writes push_attempts'],
   ['UPDATE', 'stamp outbox rows as handed off'],
@@ -29,6 +33,12 @@ export const NEEDED_PRIVILEGES: ReadonlyArray<[privilege: string, why: string]> 
   ['ALTER', 'migrations change push tables'],
   ['INDEX', 'migrations index the outbox'],
   ['TRIGGER', 'migrations create the trigger on orders'],
+  [
+    'LOCK TABLES',
+    '`push migrate` locks orders for the moment it replaces the trigger, so that no change ' +
+      'goes unrecorded (MySQL has no CREATE OR REPLACE TRIGGER)',
+    'MySQL',
+  ],
 ];
 
 const NO_REPLICATION_NOTE =
@@ -39,6 +49,7 @@ export interface AccountGrants {
   user: string;
   host: string;
   database: string;
+  flavor: ServerVersion['flavor'];
   /** The account's grants and those of its active roles. */
   grants: ParsedGrants;
   /** Roles active in this session, i.e. at login (default or mandatory roles), unquoted. */
@@ -78,6 +89,7 @@ export async function readAccountGrants(knex: Knex): Promise<AccountGrants> {
     user: at < 0 ? account : account.slice(0, at),
     host: at < 0 ? '%' : account.slice(at + 1),
     database: who[0]?.db ?? '',
+    flavor: serverFlavorOf(who[0]?.version ?? ''),
     grants: parseGrants(rows.map((row) => Object.values(row)[0] ?? '')),
     activeRoles: expanded && role !== null ? parseRoleList(role) : [],
   };
@@ -92,10 +104,16 @@ export function canSeeTriggers(account: AccountGrants): boolean {
   return missingPrivileges(account).every((name) => name !== 'TRIGGER');
 }
 
+function neededOn(flavor: ServerVersion['flavor']) {
+  return NEEDED_PRIVILEGES.filter(([, , onlyOn]) => onlyOn === undefined || onlyOn === flavor);
+}
+
 export function missingPrivileges(account: AccountGrants): string[] {
   const held = privilegesOnDatabase(account.grants, account.database);
   if (held.has('ALL PRIVILEGES')) return [];
-  return NEEDED_PRIVILEGES.map(([name]) => name).filter((name) => !held.has(name));
+  return neededOn(account.flavor)
+    .map(([name]) => name)
+    .filter((name) => !held.has(name));
 }
 
 export function judgeGrants(account: AccountGrants): CheckResult {
@@ -113,7 +131,9 @@ export function judgeGrants(account: AccountGrants): CheckResult {
   if (missing.length === 0) {
     return ok(
       CHECK,
-      `${who} has what push needs on ${db}: ${NEEDED_PRIVILEGES.map(([p]) => p).join(', ')}`,
+      `${who} has what push needs on ${db}: ${neededOn(account.flavor)
+        .map(([p]) => p)
+        .join(', ')}`,
       notes,
     );
   }

@@ -3,30 +3,15 @@
  * MariaDB since 10.6; an older server answers the claim with a syntax error.
  */
 import type { Knex } from 'knex';
+import { parseServerVersion, type ServerVersion } from '../db/server-version.js';
 import { fail, ok, warn, type CheckResult } from './check-result.js';
 
 const CHECK = 'server version';
-
-export interface ServerVersion {
-  flavor: 'MySQL' | 'MariaDB';
-  major: number;
-  minor: number;
-  patch: number;
-}
 
 const MINIMUM: Record<ServerVersion['flavor'], [number, number, number]> = {
   MySQL: [8, 0, 1],
   MariaDB: [10, 6, 0],
 };
-
-/** `8.0.36-0ubuntu0.22.04.1`, `10.11.19-MariaDB-0+deb12u1`, `5.5.5-10.6.4-MariaDB` (old handshake prefix). */
-export function parseServerVersion(version: string): ServerVersion | undefined {
-  const flavor = /mariadb/i.test(version) ? 'MariaDB' : 'MySQL';
-  const text = flavor === 'MariaDB' ? version.replace(/^5\.5\.5-/, '') : version;
-  const match = /^(\d+)\.(\d+)\.(\d+)/.exec(text);
-  if (!match) return undefined;
-  return { flavor, major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]) };
-}
 
 export function judgeServerVersion(version: string): CheckResult {
   const parsed = parseServerVersion(version);

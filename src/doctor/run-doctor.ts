@@ -1,8 +1,9 @@
 /**
  * `push doctor`: every check, in the order an operator would fix things: can we reach
- * MySQL, is the session encrypted, is it recent enough, may this account do what push does, can it create the
- * trigger, is the trigger there, is the outbox draining; then Redis and Singer. Each check
- * catches its own errors, so one broken thing never hides the verdicts on the others.
+ * MySQL, is the session encrypted, is it recent enough, may this account do what push does,
+ * can it create the trigger, is the trigger there, do push's columns still hold what orders
+ * holds, is the outbox draining; then Redis and Singer. Each check catches its own errors,
+ * so one broken thing never hides the verdicts on the others.
  */
 import type { Config } from '../config.js';
 import { connectDatabase, describeDatabaseError } from '../db/connect-database.js';
@@ -13,6 +14,7 @@ import { errorMessage, fail, type CheckResult } from './check-result.js';
 import { canSeeTriggers, checkGrants, hasSuper, type AccountGrants } from './check-grants.js';
 import { checkMysqlTls } from './check-mysql-tls.js';
 import { checkOutboxBacklog } from './check-outbox-backlog.js';
+import { checkOutboxColumns } from './check-outbox-columns.js';
 import { checkRedis } from './check-redis.js';
 import { checkServerVersion } from './check-server-version.js';
 import { checkSinger } from './check-singer.js';
@@ -91,6 +93,9 @@ async function databaseChecks(config: Config): Promise<CheckResult[]> {
           canSeeTriggers: account ? canSeeTriggers(account) : true,
         }),
       ),
+    );
+    results.push(
+      await guarded('outbox columns', () => checkOutboxColumns(knex, migrationContextOf(config))),
     );
     results.push(await guarded('outbox backlog', () => checkOutboxBacklog(knex)));
     return results;

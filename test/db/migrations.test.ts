@@ -4,7 +4,7 @@
 // migration creates for them (EXPLAIN / ANALYZE of the exact SQL src/outbox/ sends).
 import type { Knex } from 'knex';
 import { afterEach, beforeEach, describe, expect, it, type TestContext } from 'vitest';
-import { TRIGGER_NAME, triggerSql } from '../../migrations/20261126_002_order_triggers.js';
+import { TRIGGER_NAME, triggerSql } from '../../src/db/order-trigger.js';
 import { loadConfig } from '../../src/config.js';
 import {
   ATTEMPTS_TABLE,
@@ -14,7 +14,7 @@ import {
   type MigrationContext,
 } from '../../src/db/migration-context.js';
 import { migrateLatest, migrateRollbackAll } from '../../src/db/run-migrations.js';
-import { MigrationError } from '../../src/db/trigger-preflight.js';
+import { MigrationError } from '../../src/db/migration-error.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
 import { CLAIM_SQL, WAITING_HEAD_SQL } from '../../src/outbox/claim-batch.js';
 import { firstUnclaimedSql } from '../../src/outbox/defer-out-of-order.js';
@@ -142,7 +142,7 @@ describe('push migrate', () => {
   });
 
   it('sends the trigger as one statement without a DEFINER clause, so it runs as the migrating account', async () => {
-    const sql = triggerSql(ctx).trim();
+    const sql = triggerSql(ctx, { status: 64, reason: 64 }).trim();
     expect(sql).not.toMatch(/DEFINER/i);
     expect(sql).not.toMatch(/DELIMITER/i);
     // One CREATE TRIGGER whose body is a single BEGIN … END: nothing before or after it.

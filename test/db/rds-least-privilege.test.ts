@@ -5,7 +5,7 @@
 // service's tables are created by that same least-privilege account.
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TRIGGER_NAME } from '../../migrations/20261126_002_order_triggers.js';
+import { TRIGGER_NAME } from '../../src/db/order-trigger.js';
 import { connectDatabase } from '../../src/db/connect-database.js';
 import { OUTBOX_TABLE } from '../../src/db/migration-context.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
@@ -29,7 +29,8 @@ describe('push migrate with a least-privilege account on a binary-logging server
 
   beforeEach(async () => {
     // Every test starts unmigrated; removing push's objects needs no trust and no SUPER.
-    const down = await runCli(['migrate', '--down'], { DATABASE_URL: server.appUrl });
+    // --force: an earlier test's events were never handed off (no poller runs here).
+    const down = await runCli(['migrate', '--down', '--force'], { DATABASE_URL: server.appUrl });
     expect(down.code, down.stderr).toBe(0);
     await app('orders').del();
   });

@@ -2,12 +2,13 @@ import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/connect-database.js';
-import { TRIGGER_NAME, triggerSql } from '../../migrations/20261126_002_order_triggers.js';
+import { TRIGGER_NAME, triggerSql } from '../../src/db/order-trigger.js';
 import { migrationContextOf } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
 import { openClaimConnection } from '../../src/outbox/claim-connection.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
 import { judgeServerVersion } from '../../src/doctor/check-server-version.js';
+import { judgeGrants } from '../../src/doctor/check-grants.js';
 import {
   parseGrants,
   privilegesOnDatabase,
@@ -55,6 +56,7 @@ const ALL_OK = {
   grants: 'ok',
   'binary logging': 'ok',
   trigger: 'ok',
+  'outbox columns': 'ok',
   'outbox backlog': 'ok',
   redis: 'ok',
   singer: 'ok',
@@ -190,26 +192,30 @@ describe('push doctor against a least-privilege account on a server with binary 
     }
   });
 
-  it('fails with the statements to run when the trigger differs from the migration', async () => {
+  it('fails when the trigger differs from this version, and `push migrate` puts it right', async () => {
     const ctx = migrationContextOf(loadConfig({ DATABASE_URL: server.appUrl }));
+    // The demo schema's VARCHAR(32) columns give an outbox of 64 characters.
+    const current = triggerSql(ctx, { status: 64, reason: 64 });
     // Someone "simplified" it by hand: reason-only changes would no longer be recorded.
-    const edited = triggerSql(ctx).replace(
+    const edited = current.replace(
       /\n\s+OR NOT \(OLD\.`status_reason` <=> NEW\.`status_reason`\)/,
       '',
     );
-    expect(edited).not.toBe(triggerSql(ctx));
+    expect(edited).not.toBe(current);
     await asApp(server, [`DROP TRIGGER ${TRIGGER_NAME}`, edited]);
     try {
       const { code, verdicts, check } = await doctor(env);
       expect(code).toBe(1);
       expect(verdicts).toEqual({ ...ALL_OK, trigger: 'fail' });
-      expect(check('trigger').details.join('\n')).toContain(
-        "its body differs from the migration's",
-      );
-      expect(check('trigger').fix).toContain(`DROP TRIGGER IF EXISTS \`${TRIGGER_NAME}\`;`);
-      expect(check('trigger').fix).toContain(triggerSql(ctx));
+      expect(check('trigger').details.join('\n')).toContain("its body differs from this version's");
+      expect(check('trigger').fix).toContain('run `npx push migrate`');
+
+      const migrated = await push(['migrate'], env);
+      expect(migrated.code, migrated.stderr).toBe(0);
+      expect(migrated.stdout).toContain(`CREATE OR REPLACE TRIGGER \`${TRIGGER_NAME}\``);
+      expect((await doctor(env)).verdicts).toEqual(ALL_OK);
     } finally {
-      await asApp(server, [`DROP TRIGGER IF EXISTS ${TRIGGER_NAME}`, triggerSql(ctx)]);
+      await asApp(server, [`DROP TRIGGER IF EXISTS ${TRIGGER_NAME}`, current]);
     }
   });
 
@@ -284,6 +290,27 @@ describe('reading grants and versions', () => {
         'SUPER',
       ),
     ).toBe(true);
+  });
+
+  it('asks for LOCK TABLES on MySQL, where push replaces its trigger under it, and not on MariaDB', () => {
+    const withoutLockTables = parseGrants([
+      'GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER ON `app`.* TO `push_app`@`%`',
+    ]);
+    const account = {
+      user: 'push_app',
+      host: '%',
+      database: 'app',
+      grants: withoutLockTables,
+      activeRoles: [],
+    };
+    expect(judgeGrants({ ...account, flavor: 'MariaDB' }).verdict).toBe('ok');
+    const onMySql = judgeGrants({ ...account, flavor: 'MySQL' });
+    expect(onMySql).toMatchObject({
+      verdict: 'fail',
+      summary: 'push_app@% lacks LOCK TABLES on `app`',
+      fix: "as an administrator: GRANT LOCK TABLES ON `app`.* TO 'push_app'@'%';",
+    });
+    expect(onMySql.details.join('\n')).toContain('MySQL has no CREATE OR REPLACE TRIGGER');
   });
 
   it('knows which servers have SKIP LOCKED', () => {

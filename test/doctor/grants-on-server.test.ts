@@ -56,7 +56,7 @@ it('names a granted role that is not active at login and does not count it', asy
   const result = await grantsVerdict();
   expect(result.verdict).toBe('fail');
   expect(result.summary).toBe(
-    `${roleAccount.user}@% lacks INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER on \`${db.name}\``,
+    `${roleAccount.user}@% lacks INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER${isMariaDb ? '' : ', LOCK TABLES'} on \`${db.name}\``,
   );
   const roleName = isMariaDb ? role : `${role}@%`;
   expect(result.details.join('\n')).toContain(
@@ -73,7 +73,8 @@ it('counts the privileges of a default role, as every session push opens has the
   ]);
   const result = await grantsVerdict();
   expect(result.summary).toBe(
-    `${roleAccount.user}@% has what push needs on \`${db.name}\`: ${APP_GRANTS}`,
+    // MariaDB replaces the trigger in one statement: push asks for LOCK TABLES on MySQL only.
+    `${roleAccount.user}@% has what push needs on \`${db.name}\`: ${isMariaDb ? APP_GRANTS.replace(', LOCK TABLES', '') : APP_GRANTS}`,
   );
   expect(result.verdict).toBe('ok');
   expect(result.details).toContain(

@@ -12,11 +12,18 @@ import {
   privilegesOnDatabase,
   tableGrantsIn,
 } from '../../src/doctor/parse-grants.js';
+import { APP_GRANTS } from '../support/app-account.js';
 
-const APP_GRANTS = 'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER';
-
+/** An account on MySQL 8, whose SHOW GRANTS these are. */
 function account(lines: string[], activeRoles: string[] = []): AccountGrants {
-  return { user: 'push_app', host: '%', database: 'app', grants: parseGrants(lines), activeRoles };
+  return {
+    user: 'push_app',
+    host: '%',
+    database: 'app',
+    flavor: 'MySQL',
+    grants: parseGrants(lines),
+    activeRoles,
+  };
 }
 
 describe('MySQL 8 SHOW GRANTS', () => {

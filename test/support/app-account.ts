@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 
 /** Exactly the README's grants. */
-export const APP_GRANTS = 'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER';
+export const APP_GRANTS =
+  'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER, LOCK TABLES';
 
 export interface AppAccount {
   user: string;

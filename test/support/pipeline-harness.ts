@@ -41,6 +41,8 @@ export interface PipelineOptions {
   env?: Record<string, string>;
   /** Where the service logs; default nowhere. */
   logger?: Logger;
+  /** Creates `orders` the order service's way before the demo schema fills in the rest. */
+  createOrders?: (knex: Knex) => Promise<void>;
 }
 
 export interface NewOrder {
@@ -117,6 +119,7 @@ export async function startPipeline(
     const db = await createTestDatabase(label);
     cleanups.push(() => db.drop());
     const { knex } = db;
+    await options.createOrders?.(knex);
     await createOrderServiceTables(knex);
     await insertSampleNurses(knex);
 

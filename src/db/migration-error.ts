@@ -1,36 +1,11 @@
 /**
- * Checks made before the migrations touch the order service's table, and the one MySQL
- * error that needs translating into an operator's to-do.
+ * A migration that cannot go on, in words an operator can act on; and the one MySQL error
+ * of creating the trigger that needs translating into a to-do.
  */
-import type { Knex } from 'knex';
-import type { MigrationContext } from './migration-context.js';
 import { PlainError } from '../plain-error.js';
 
 export class MigrationError extends PlainError {
   override name = 'MigrationError';
-}
-
-export async function assertOrdersColumns(knex: Knex, ctx: MigrationContext): Promise<void> {
-  const [rows] = (await knex.raw(
-    `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
-      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`,
-    [ctx.ordersTable],
-  )) as [{ name: string }[]];
-  if (rows.length === 0) {
-    throw new MigrationError(
-      `table \`${ctx.ordersTable}\` does not exist in this database: push adds its trigger to ` +
-        "the order service's orders table (set ORDERS_TABLE if it has another name)",
-    );
-  }
-  const present = new Set(rows.map((r) => r.name.toLowerCase()));
-  for (const column of Object.values(ctx.orderColumns)) {
-    if (!present.has(column.toLowerCase())) {
-      throw new MigrationError(
-        `table \`${ctx.ordersTable}\` has no column \`${column}\`; push's trigger reads ` +
-          `${Object.values(ctx.orderColumns).join(', ')} (SPEC §2)`,
-      );
-    }
-  }
 }
 
 /** MySQL/MariaDB error 1419: binary logging on, no SUPER, trust flag off. */
