@@ -17,7 +17,8 @@ import ZongJi, { type AnyBinlogEvent, type UpdateRowsEvent } from '@vlasky/zongj
 import { loadConfig } from '../src/config.js';
 import { enqueuePushes } from '../src/delivery/enqueue-pushes.js';
 import { openDeliveryQueue } from '../src/delivery/queues.js';
-import { connectRedis } from '../src/delivery/redis-connection.js';
+import { connectRedis } from '../src/redis/redis-connection.js';
+import { singleNodeRedis } from '../src/redis/redis-settings.js';
 import { loadScenarioCatalog } from '../src/scenarios/catalog.js';
 import { matchEvent } from '../src/scenarios/match-event.js';
 import type { OrderEvent, PushJob } from '../src/scenarios/types.js';
@@ -38,7 +39,7 @@ const BATCH = 500;
 const settings = JSON.parse(process.env.BENCH_PEER ?? '') as BinlogPeerSettings;
 const config = loadConfig({});
 const catalog = loadScenarioCatalog(config.scenariosFile);
-const redis = connectRedis(settings.redisUrl, 'fail-fast');
+const redis = connectRedis(singleNodeRedis(settings.redisUrl), 'fail-fast');
 const queue = openDeliveryQueue(redis, settings.queuePrefix, config);
 
 let buffer: PushJob[] = [];

@@ -1,6 +1,8 @@
 /** Every run gets its own BullMQ prefix on the shared Redis, removed afterwards. */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../src/redis/redis-connection.js';
+import { singleNodeRedis } from '../src/redis/redis-settings.js';
+import { unlinkKeys } from '../src/redis/unlink-keys.js';
 
 export function benchQueuePrefix(label: string): string {
   return `push-bench-${label}-${randomBytes(4).toString('hex')}`;
@@ -8,14 +10,9 @@ export function benchQueuePrefix(label: string): string {
 
 /** SCAN + UNLINK of `<prefix>:*`, so a shared Redis is never blocked. */
 export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  const redis = connectRedis(singleNodeRedis(redisUrl), 'fail-fast');
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await unlinkKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }

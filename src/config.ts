@@ -7,6 +7,10 @@ import { PlainError } from './plain-error.js';
 import { databaseUrlProblems } from './db/database-url.js';
 import { DEFAULT_ORDER_COLUMNS, type MigrationContext } from './db/migration-context.js';
 import { DEFAULT_LOCK_WAIT } from './db/schema-session.js';
+import { redactUrl } from './redact-url.js';
+import { hashTagOf, parseRedisSettings, type RedisSettings } from './redis/redis-settings.js';
+
+export { redactUrl };
 
 type OrderColumns = MigrationContext['orderColumns'];
 
@@ -45,13 +49,18 @@ const schema = z.object({
     })
     .default('mysql://root@127.0.0.1:3306/push'),
   REDIS_URL: urlWithScheme(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_TLS_CA: z.string().optional(),
+  REDIS_CLUSTER_NODES: z.string().optional(),
+  REDIS_SENTINELS: z.string().optional(),
+  REDIS_SENTINEL_NAME: z.string().optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
   SINGER_URL: urlWithScheme(['http:', 'https:']).default('http://127.0.0.1:8090'),
   SINGER_TOKEN: z.string().optional(),
   SINGER_TIMEOUT_MS: positiveInt.default(5_000),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_{}.-]+$/, 'may hold letters, digits, _ . - and a {hash tag}')
-    .default('push'),
+    .optional(),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().default('0.0.0.0'),
   ORDER_DETAIL_URL: z.string().min(1).default('https://m.example.com/orders/{{orderId}}'),
@@ -162,7 +171,8 @@ function parseColumnMap(value: string, ctx: z.RefinementCtx): OrderColumns {
 
 export type Config = Readonly<{
   databaseUrl: string;
-  redisUrl: string;
+  /** Where Redis is and how to log in: src/redis/redis-connection.ts turns it into clients. */
+  redis: RedisSettings;
   singerUrl: string;
   singerToken: string | undefined;
   singerTimeoutMs: number;
@@ -223,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const redis = redisSettingsOf(e);
   if (Boolean(e.DASHBOARD_USER) !== Boolean(e.DASHBOARD_PASSWORD)) {
     throw new ConfigError(
       'invalid configuration:\n  DASHBOARD_USER and DASHBOARD_PASSWORD must be set together',
@@ -244,11 +255,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
+    redis: Object.freeze(redis.settings),
     singerUrl: e.SINGER_URL,
     singerToken: e.SINGER_TOKEN,
     singerTimeoutMs: e.SINGER_TIMEOUT_MS,
-    queuePrefix: e.QUEUE_PREFIX,
+    queuePrefix: redis.queuePrefix,
     port: e.PORT,
     host: e.HOST,
     orderDetailUrl: e.ORDER_DETAIL_URL,
@@ -286,13 +297,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
 }
 
-/** A URL fit for logs and error messages: the password replaced by ***. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable URL>';
+/**
+ * BullMQ's scripts touch many keys of a queue at once, and Redis Cluster runs a script only
+ * when all its keys live in one slot: on a cluster every key of push must share one hash tag.
+ * Unset, QUEUE_PREFIX is `{push}` there; a prefix without a tag is refused rather than
+ * rewritten, so the keys an operator finds in Redis are the ones they configured.
+ */
+function redisSettingsOf(e: z.infer<typeof schema>): {
+  settings: RedisSettings;
+  queuePrefix: string;
+} {
+  const { settings, problems } = parseRedisSettings(e);
+  const cluster = settings?.topology.kind === 'cluster';
+  const queuePrefix = e.QUEUE_PREFIX ?? (cluster ? '{push}' : 'push');
+  if (cluster && hashTagOf(queuePrefix) === undefined) {
+    problems.push(
+      `QUEUE_PREFIX (got "${queuePrefix}"): on a Redis Cluster (REDIS_CLUSTER_NODES) it must carry ` +
+        `a hash tag so that every key of push lands in one slot, for example "{${queuePrefix}}"`,
+    );
   }
+  if (!settings || problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+  return { settings, queuePrefix };
 }

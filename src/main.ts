@@ -18,12 +18,21 @@ import { startDeliveryWorker, type AttemptOutcome } from './delivery/delivery-wo
 import { enqueuePushes } from './delivery/enqueue-pushes.js';
 import { nurseLookup } from './delivery/nurse-lookup.js';
 import {
+  DELIVERY_QUEUE,
   openDeadLetterQueue,
   openDeliveryQueue,
   type DeadLetterQueue,
   type DeliveryQueue,
 } from './delivery/queues.js';
-import { assertRedisReachable, connectRedis } from './delivery/redis-connection.js';
+import { throttledErrorLog } from './log-throttle.js';
+import {
+  assertQueuesUsable,
+  assertRedisReachable,
+  connectRedis,
+  redisServes,
+} from './redis/redis-connection.js';
+import { describeRedis } from './redis/redis-settings.js';
+import { explainRedisError } from './redis/redis-errors.js';
 import { startAttemptRecorder } from './delivery/attempt-recorder.js';
 import { mountDashboard } from './http/dashboard.js';
 import { boundedCall } from './http/bounded-call.js';
@@ -75,22 +84,36 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
   try {
     await assertDatabaseReachable(knex, config.databaseUrl);
-    const queueRedis = connectRedis(config.redisUrl, 'fail-fast');
+    const queueRedis = connectRedis(config.redis, 'fail-fast');
     cleanups.push(() => queueRedis.quit());
-    await assertRedisReachable(queueRedis, config.redisUrl);
+    await assertRedisReachable(queueRedis, config.redis);
     const evicting = evictionWarning(await maxmemoryPolicy(queueRedis).catch(() => undefined));
     if (evicting) logger.warn(evicting);
 
     const deliveries = openDeliveryQueue(queueRedis, config.queuePrefix, config);
     const deadLetters = openDeadLetterQueue(queueRedis, config.queuePrefix);
+    const queueError = throttledErrorLog(
+      logger,
+      (err) => `queue error: ${explainRedisError(err, config.redis)}`,
+    );
+    deliveries.on('error', (err) => queueError(err));
+    deadLetters.on('error', (err) => queueError(err));
     cleanups.push(
       () => deliveries.close(),
       () => deadLetters.close(),
+      async () => queueError.flush(),
     );
+    await assertQueuesUsable([deliveries, deadLetters], config.redis);
 
+    // A command on one of push's own keys, not PING: PING answers on any node, even one that
+    // refuses every command push sends (MOVED from a cluster node that does not own the slot).
+    const pushKey = `${config.queuePrefix}:${DELIVERY_QUEUE}:meta`;
     const dependencies = [
       dependencyCheck('mysql', () => knex.raw('SELECT 1')),
-      dependencyCheck('redis', () => queueRedis.ping()),
+      dependencyCheck('redis', async () => {
+        const refused = await redisServes(queueRedis, config.redis, pushKey);
+        if (refused) throw new Error(refused);
+      }),
     ];
     // The roles below add their loops (and the poller its back-pressure) as they start them.
     const policy = boundedCall(() => maxmemoryPolicy(queueRedis), DEPENDENCY_TIMEOUT_MS);
@@ -122,8 +145,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     const httpUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
 
     if (config.roles.has('worker')) {
-      const workerRedis = connectRedis(config.redisUrl, 'blocking');
-      const turnsRedis = connectRedis(config.redisUrl, 'blocking', { autoPipelining: true });
+      const workerRedis = connectRedis(config.redis, 'blocking');
+      const turnsRedis = connectRedis(config.redis, 'blocking', { autoPipelining: true });
       // A delivery waits at most for a few Redis round trips, a nurse lookup (knex gives up
       // acquiring a connection after 10 s, MySQL's answer after DB_QUERY_TIMEOUT_MS) and
       // Singer (SINGER_TIMEOUT_MS): three times that and it is stuck, not slow. Waiting for
@@ -147,9 +170,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         () => workerRedis.quit(),
         () => turnsRedis.quit(),
       );
-      const worker = startDeliveryWorker(
+      const { worker, brake } = startDeliveryWorker(
         {
           redis: workerRedis,
+          redisSettings: config.redis,
           turns: turnsRedis,
           prefix: config.queuePrefix,
           deliveries,
@@ -176,8 +200,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       cleanups.push(() => closeWorkerWithin(worker, config.shutdownGraceMs, logger));
       health.loops.push({
         name: 'worker',
+        // Held back by the brake is turning on purpose (alive), not ready.
         stale: () =>
-          worker.isRunning() ? deliveriesInFlight.stale() : 'the delivery worker is not running',
+          worker.isRunning() || brake.braking
+            ? deliveriesInFlight.stale()
+            : 'the delivery worker is not running',
+        unready: () => brake.problem,
       });
     }
 
@@ -246,6 +274,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     logger.info(
       {
         roles: [...config.roles],
+        redis: describeRedis(config.redis),
         queuePrefix: config.queuePrefix,
         httpUrl,
       },

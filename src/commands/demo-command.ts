@@ -9,7 +9,9 @@ import { loadConfig, redactUrl } from '../config.js';
 import { migrationContextOf } from '../db/migration-context.js';
 import { migrateLatest } from '../db/run-migrations.js';
 import { PlainError } from '../plain-error.js';
-import { assertRedisReachable, connectRedis } from '../delivery/redis-connection.js';
+import { assertRedisReachable, connectRedis } from '../redis/redis-connection.js';
+import { describeRedis, type RedisSettings } from '../redis/redis-settings.js';
+import { unlinkKeys } from '../redis/unlink-keys.js';
 import { DEMO_ORDERS } from '../demo/demo-story.js';
 import { createOrderServiceTables, insertSampleNurses } from '../demo/order-service-schema.js';
 import { createLogger } from '../logger.js';
@@ -17,8 +19,11 @@ import { startService, type Service } from '../main.js';
 import { startStubSinger, type ReceivedPush } from '../singer/stub-singer.js';
 import { openDatabaseCreatingIt } from './migrate-command.js';
 
-/** The demo's own keys in Redis, so it never touches a real deployment's queues. */
-const DEMO_QUEUE_PREFIX = 'push-demo';
+/**
+ * The demo's own keys in Redis, so it never touches a real deployment's queues; a hash tag,
+ * so that it runs on a Redis Cluster too.
+ */
+const DEMO_QUEUE_PREFIX = '{push-demo}';
 
 const ROLE_NAMES = { patient: '患者', nurse: '护士' } as const;
 const CHANNEL_NAMES = { wechat: '微信', app: 'App' } as const;
@@ -35,7 +40,7 @@ export async function runDemoCommand(opts: { keepRunning?: boolean }): Promise<v
     ROLES: opts.keepRunning ? 'poller,worker,http' : 'poller,worker',
   });
   console.log(
-    `push demo — MySQL ${redactUrl(config.databaseUrl)}, Redis ${redactUrl(config.redisUrl)}`,
+    `push demo — MySQL ${redactUrl(config.databaseUrl)}, Redis ${describeRedis(config.redis)}`,
   );
 
   const knex = await openDatabaseCreatingIt(config.databaseUrl);
@@ -48,7 +53,7 @@ export async function runDemoCommand(opts: { keepRunning?: boolean }): Promise<v
       'migrated: order_events outbox + trigger on orders; stand-in Singer at ' + stub.url,
     );
 
-    await forgetEarlierDemoRuns(config.redisUrl);
+    await forgetEarlierDemoRuns(config.redis);
     stub.onRequest((push) => console.log(describePush(push)));
     service = await startService(config, { logger: createLogger(config.logLevel) });
 
@@ -96,22 +101,11 @@ async function walk(knex: Knex, order: (typeof DEMO_ORDERS)[number]): Promise<vo
  * be delivered, or wait out their lock, in this run. The demo's prefix is its own: start
  * from empty queues.
  */
-async function forgetEarlierDemoRuns(redisUrl: string): Promise<void> {
-  const redis = connectRedis(redisUrl, 'fail-fast');
+async function forgetEarlierDemoRuns(settings: RedisSettings): Promise<void> {
+  const redis = connectRedis(settings, 'fail-fast');
   try {
-    await assertRedisReachable(redis, redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(
-        cursor,
-        'MATCH',
-        `${DEMO_QUEUE_PREFIX}:*`,
-        'COUNT',
-        500,
-      );
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await assertRedisReachable(redis, settings);
+    await unlinkKeys(redis, DEMO_QUEUE_PREFIX);
   } finally {
     redis.disconnect();
   }

@@ -2,18 +2,23 @@
 import type { Config } from '../config.js';
 import { listDeadLetters, replayDeadLetters, type DeadLetter } from '../delivery/dead-letter.js';
 import { openDeadLetterQueue, openDeliveryQueue } from '../delivery/queues.js';
-import { assertRedisReachable, connectRedis } from '../delivery/redis-connection.js';
+import {
+  assertQueuesUsable,
+  assertRedisReachable,
+  connectRedis,
+} from '../redis/redis-connection.js';
 import { UsageError } from '../plain-error.js';
 
 async function withQueues<T>(
   config: Config,
   use: (deps: Parameters<typeof replayDeadLetters>[0]) => Promise<T>,
 ): Promise<T> {
-  const redis = connectRedis(config.redisUrl, 'fail-fast');
+  const redis = connectRedis(config.redis, 'fail-fast');
   const deliveries = openDeliveryQueue(redis, config.queuePrefix, config);
   const deadLetters = openDeadLetterQueue(redis, config.queuePrefix);
   try {
-    await assertRedisReachable(redis, config.redisUrl);
+    await assertRedisReachable(redis, config.redis);
+    await assertQueuesUsable([deliveries, deadLetters], config.redis);
     return await use({ redis, prefix: config.queuePrefix, deliveries, deadLetters });
   } finally {
     await Promise.allSettled([deliveries.close(), deadLetters.close()]);

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config.js';
 import { redactUrl } from '../config.js';
+import { describeRedis } from '../redis/redis-settings.js';
 import type { CheckResult } from '../doctor/check-result.js';
 import { runDoctor, type DoctorReport } from '../doctor/run-doctor.js';
 
@@ -18,7 +19,7 @@ const NAME_WIDTH = 16;
 
 export function formatReport(config: Config, report: DoctorReport): string {
   const lines = [
-    `push doctor — MySQL ${redactUrl(config.databaseUrl)}, Redis ${redactUrl(config.redisUrl)}, Singer ${redactUrl(config.singerUrl)}`,
+    `push doctor — MySQL ${redactUrl(config.databaseUrl)}, Redis ${describeRedis(config.redis)}, Singer ${redactUrl(config.singerUrl)}`,
     '',
   ];
   for (const check of report.checks) lines.push(...formatCheck(check));

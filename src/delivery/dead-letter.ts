@@ -4,7 +4,7 @@
  * sends it again under the same key and Singer drops it if it had arrived after all.
  */
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import type { PushJob } from '../scenarios/types.js';
 import { addTurns, endTurn } from './order-turns.js';
 import type { DeadLetterQueue, DeliveryQueue } from './queues.js';
@@ -32,7 +32,7 @@ export async function addDeadLetter(queue: DeadLetterQueue, letter: DeadLetter):
  * A job whose data has no event (malformed) has no turn to end.
  */
 export async function deadLetterJob(
-  deps: { deadLetters: DeadLetterQueue; turns: Redis; prefix: string },
+  deps: { deadLetters: DeadLetterQueue; turns: RedisClient; prefix: string },
   job: Job<PushJob>,
   letter: Omit<DeadLetter, 'push' | 'deadAt'>,
 ): Promise<void> {
@@ -53,7 +53,7 @@ export async function listDeadLetters(queue: DeadLetterQueue): Promise<DeadLette
 }
 
 export interface ReplayDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   deliveries: DeliveryQueue;
   deadLetters: DeadLetterQueue;

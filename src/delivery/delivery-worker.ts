@@ -5,8 +5,9 @@
  * dead-letter queue with their reason, and the order's next push may go.
  */
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisClient } from '../redis/redis-connection.js';
+import type { RedisSettings } from '../redis/redis-settings.js';
 import type { PushRenderer } from '../render/render-push.js';
 import { RenderError } from '../render/render-error.js';
 import type { PushJob, SingerRequest } from '../scenarios/types.js';
@@ -19,6 +20,7 @@ import { operationsRecord } from './operations-record.js';
 import { parsePushJob } from './parse-push-job.js';
 import { currentTurn, dropTurn, endTurn } from './order-turns.js';
 import { deadLetterStalledJob, deadLetterStalledJobs, diedStalled } from './stalled-jobs.js';
+import { brakeOnErrors, type WorkerBrake } from './worker-error-brake.js';
 import {
   BACKOFF_TYPE,
   DELIVERY_QUEUE,
@@ -38,13 +40,15 @@ export interface AttemptOutcome {
 
 export interface DeliveryWorkerDeps {
   /** BullMQ's connection. */
-  redis: Redis;
+  redis: RedisClient;
+  /** Where that connection goes, for explaining its errors. */
+  redisSettings: RedisSettings;
   /**
    * For the order turns (a read before and a write after each push); default `redis`.
    * An auto-pipelined connection carries the turns of all concurrent deliveries in a
    * few writes instead of two round trips each (docs/BENCHMARKS.md).
    */
-  turns?: Redis;
+  turns?: RedisClient;
   prefix: string;
   deliveries: DeliveryQueue;
   deadLetters: DeadLetterQueue;
@@ -69,10 +73,16 @@ export interface DeliveryWorkerSettings {
   maxStalledCount?: number;
 }
 
+export interface DeliveryWorker {
+  worker: Worker<PushJob>;
+  /** Holds fetching back while Redis refuses commands; says why. */
+  brake: WorkerBrake;
+}
+
 export function startDeliveryWorker(
   deps: DeliveryWorkerDeps,
   settings: DeliveryWorkerSettings,
-): Worker<PushJob> {
+): DeliveryWorker {
   const track = deps.track ?? (<T>(delivery: () => Promise<T>) => delivery());
   const worker = new Worker<PushJob>(
     DELIVERY_QUEUE,
@@ -106,8 +116,9 @@ export function startDeliveryWorker(
     },
     (err) => deps.logger.error({ err }, 'could not look for stalled pushes to dead-letter'),
   );
-  worker.on('error', (err) => deps.logger.error({ err }, 'delivery worker error'));
-  return worker;
+  const brake = brakeOnErrors(worker, { logger: deps.logger, redis: deps.redisSettings });
+  worker.on('closing', () => brake.stop());
+  return { worker, brake };
 }
 
 async function deliver(

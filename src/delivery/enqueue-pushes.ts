@@ -8,7 +8,7 @@
  * Redis applies commands of one connection in the order they were written, so the turns
  * exist before any job does, and the hand-off costs one round trip instead of two.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import type { PushJob } from '../scenarios/types.js';
 import { addTurns } from './order-turns.js';
 import type { DeliveryQueue } from './queues.js';
@@ -21,7 +21,7 @@ export async function enqueuePushes(
   if (pushes.length === 0) return;
   // BullMQ types its client abstractly; it is the ioredis connection the queue was opened
   // with (queues.ts), shared, not a copy.
-  const connection = (await queue.client) as unknown as Redis;
+  const connection = (await queue.client) as unknown as RedisClient;
   await Promise.all([
     addTurns(connection, prefix, pushes),
     queue.addBulk(

@@ -7,15 +7,24 @@
  * first waits (the job is delayed, without spending an attempt), so a later push waits
  * while an earlier one is being retried, and other orders are never held up.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import type { PushJob } from '../scenarios/types.js';
 
+/**
+ * Under the queue prefix, so that on a Redis Cluster the turns share the queues' hash tag
+ * (`{push}:order-turns:42` lives in the slot of `{push}:deliveries:…`) and one pipeline may
+ * carry turns and jobs to the same node.
+ */
 export function orderTurnKey(prefix: string, orderId: string): string {
   return `${prefix}:order-turns:${orderId}`;
 }
 
 /** Queues the pushes' turns, in event order. Idempotent: a re-enqueue keeps the score. */
-export async function addTurns(redis: Redis, prefix: string, pushes: PushJob[]): Promise<void> {
+export async function addTurns(
+  redis: RedisClient,
+  prefix: string,
+  pushes: PushJob[],
+): Promise<void> {
   if (pushes.length === 0) return;
   const pipeline = redis.pipeline();
   for (const push of pushes) {
@@ -32,7 +41,7 @@ export async function addTurns(redis: Redis, prefix: string, pushes: PushJob[]):
 
 /** The key of the push whose turn it is for this order, or undefined when none waits. */
 export async function currentTurn(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   orderId: string,
 ): Promise<string | undefined> {
@@ -41,13 +50,13 @@ export async function currentTurn(
 }
 
 /** Ends a push's turn (delivered or dead-lettered), letting the next push of its order go. */
-export async function endTurn(redis: Redis, prefix: string, push: PushJob): Promise<void> {
+export async function endTurn(redis: RedisClient, prefix: string, push: PushJob): Promise<void> {
   await redis.zrem(orderTurnKey(prefix, push.event.orderId), push.idempotencyKey);
 }
 
 /** Ends a turn by key, for a turn left behind by a push that no longer exists. */
 export async function dropTurn(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   orderId: string,
   key: string,

@@ -4,7 +4,7 @@
  * be retried, kept with their reason until an operator replays or discards them).
  */
 import { Queue, type DefaultJobOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import type { PushJob } from '../scenarios/types.js';
 import type { DeadLetter } from './dead-letter.js';
 
@@ -38,22 +38,35 @@ export type DeliveryQueue = Queue<PushJob, unknown, string>;
 export type DeadLetterQueue = Queue<DeadLetter, unknown, string>;
 
 export function openDeliveryQueue(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   settings: DeliveryJobSettings,
 ): DeliveryQueue {
-  return new Queue<PushJob, unknown, string>(DELIVERY_QUEUE, {
+  const queue = new Queue<PushJob, unknown, string>(DELIVERY_QUEUE, {
     connection,
     prefix,
     defaultJobOptions: deliveryJobOptions(settings),
   });
+  return quietly(queue);
 }
 
-export function openDeadLetterQueue(connection: Redis, prefix: string): DeadLetterQueue {
-  return new Queue<DeadLetter, unknown, string>(DEAD_LETTER_QUEUE, {
+/**
+ * A queue relays its connection's errors as 'error' events, and BullMQ prints them with
+ * console.error (the failed command's arguments and all, a password among them when AUTH
+ * failed) when nobody listens. The failures reach the callers as failed commands; the
+ * service also logs them, throttled (main.ts).
+ */
+function quietly<Q extends Queue>(queue: Q): Q {
+  queue.on('error', () => {});
+  return queue;
+}
+
+export function openDeadLetterQueue(connection: RedisClient, prefix: string): DeadLetterQueue {
+  const queue = new Queue<DeadLetter, unknown, string>(DEAD_LETTER_QUEUE, {
     connection,
     prefix,
     // Nothing consumes this queue: entries wait for `push dlq replay`.
     defaultJobOptions: { removeOnComplete: true, removeOnFail: false },
   });
+  return quietly(queue);
 }

@@ -7,7 +7,7 @@
  * whatever the crash, such a push ends up in `push dlq list`, once.
  */
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import type { PushJob } from '../scenarios/types.js';
 import { deadLetterJob } from './dead-letter.js';
 import type { DeadLetterQueue, DeliveryQueue } from './queues.js';
@@ -16,7 +16,7 @@ export interface StalledJobDeps {
   deliveries: DeliveryQueue;
   deadLetters: DeadLetterQueue;
   /** For the order turns. */
-  turns: Redis;
+  turns: RedisClient;
   prefix: string;
 }
 

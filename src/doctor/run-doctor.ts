@@ -34,7 +34,7 @@ const CHECK_TIMEOUT_MS = 5_000;
 export async function runDoctor(config: Config): Promise<DoctorReport> {
   const [database, redis, singer] = await Promise.all([
     databaseChecks(config),
-    checkRedis(config.redisUrl, CHECK_TIMEOUT_MS),
+    checkRedis(config.redis, config.queuePrefix, CHECK_TIMEOUT_MS),
     checkSinger(config.singerUrl, Math.min(config.singerTimeoutMs, CHECK_TIMEOUT_MS)),
   ]);
   const checks = [...database, redis, singer];

@@ -6,12 +6,16 @@
  * parameter group says `volatile-lru`. INFO rather than CONFIG GET: managed Redis
  * (ElastiCache, Aliyun) disables CONFIG but answers INFO.
  */
-import type { Redis } from 'ioredis';
+import { masterNodes, type RedisClient } from './redis-connection.js';
 
-/** The policy as INFO reports it; undefined when it does not say. */
-export async function maxmemoryPolicy(redis: Redis): Promise<string | undefined> {
-  const info = await redis.info('memory');
-  return /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+/**
+ * The policy as INFO reports it; undefined when it does not say. On a cluster, each master
+ * is asked, and an evicting policy on any of them is the answer: any may hold push's keys.
+ */
+export async function maxmemoryPolicy(redis: RedisClient): Promise<string | undefined> {
+  const infos = await Promise.all(masterNodes(redis).map((node) => node.info('memory')));
+  const policies = infos.map((info) => /^maxmemory_policy:(\S+)/m.exec(info)?.[1]);
+  return policies.find((policy) => policy !== undefined && policy !== 'noeviction') ?? policies[0];
 }
 
 /** What a policy risks, in one sentence; undefined for `noeviction` (and an unknown policy). */

@@ -3,8 +3,8 @@
  * completed, failed) and its dead-letter entry. Optional for a trace: when Redis does not
  * answer within a few seconds the trace still shows what MySQL knows, and says so.
  */
-import { Redis } from 'ioredis';
-import { redactUrl } from '../config.js';
+import { assertRedisReachable, connectRedis } from '../redis/redis-connection.js';
+import type { RedisSettings } from '../redis/redis-settings.js';
 import {
   openDeadLetterQueue,
   openDeliveryQueue,
@@ -13,7 +13,7 @@ import {
 import type { JobState, QueueStates } from './order-trace.js';
 
 export interface QueueStateSource extends DeliveryJobSettings {
-  redisUrl: string;
+  redis: RedisSettings;
   queuePrefix: string;
 }
 
@@ -23,24 +23,12 @@ export async function readQueueStates(
   source: QueueStateSource,
   keys: string[],
 ): Promise<{ states: Map<string, QueueStates> | undefined; problem: string | null }> {
-  const redis = new Redis(source.redisUrl, {
-    lazyConnect: true,
-    connectTimeout: TIMEOUT_MS,
-    commandTimeout: TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  let connectionError: unknown;
-  redis.on('error', (err: unknown) => (connectionError ??= err));
+  const redis = connectRedis(source.redis, 'probe', { timeoutMs: TIMEOUT_MS });
   try {
-    await redis.connect();
+    await assertRedisReachable(redis, source.redis, TIMEOUT_MS);
   } catch (err) {
     redis.disconnect();
-    const why = (connectionError ?? err) as Error;
-    return {
-      states: undefined,
-      problem: `Redis at ${redactUrl(source.redisUrl)} did not answer (${why.message})`,
-    };
+    return { states: undefined, problem: (err as Error).message };
   }
   const deliveries = openDeliveryQueue(redis, source.queuePrefix, source);
   const deadLetters = openDeadLetterQueue(redis, source.queuePrefix);

@@ -135,7 +135,7 @@ describe('the push CLI, when something is wrong', () => {
     });
 
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('cannot reach Redis at redis://127.0.0.1:1');
+    expect(run.stderr).toContain('cannot reach Redis at REDIS_URL=redis://127.0.0.1:1');
     expect(run.stderr).toContain('REDIS_URL');
     expect(run.stderr).not.toContain(STACK_LINE);
   });

@@ -274,7 +274,7 @@ describe('push dlq (the CLI)', () => {
     await pipeline.waitForDeadLetters(1);
     await pipeline.waitUntilIdle();
     const [eventId] = await eventIdsOf(pipeline, orderId);
-    const env = { REDIS_URL: pipeline.config.redisUrl, QUEUE_PREFIX: pipeline.queuePrefix };
+    const env = { REDIS_URL: pipeline.config.redis.url, QUEUE_PREFIX: pipeline.queuePrefix };
 
     const listed = await runCli(['dlq', 'list', '--json'], env);
     expect(listed.code).toBe(0);

@@ -2,7 +2,6 @@
 // dead-lettering died too: the next worker to start finds it and dead-letters it, once.
 // Real BullMQ queues in Redis (one key prefix per test); the crash is the state it leaves.
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { listDeadLetters } from '../../src/delivery/dead-letter.js';
 import { addTurns, currentTurn } from '../../src/delivery/order-turns.js';
@@ -13,7 +12,8 @@ import {
   type DeadLetterQueue,
   type DeliveryQueue,
 } from '../../src/delivery/queues.js';
-import { connectRedis } from '../../src/delivery/redis-connection.js';
+import { connectRedis, type RedisClient } from '../../src/redis/redis-connection.js';
+import { singleNodeRedis } from '../../src/redis/redis-settings.js';
 import { deadLetterStalledJobs } from '../../src/delivery/stalled-jobs.js';
 import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
 import { matchEvent } from '../../src/scenarios/match-event.js';
@@ -22,13 +22,13 @@ import { sampleEvent } from '../support/sample-event.js';
 import { deleteQueueKeys, testQueuePrefix, testRedisUrl } from '../support/test-database.js';
 
 let prefix: string;
-let redis: Redis;
+let redis: RedisClient;
 let deliveries: DeliveryQueue;
 let deadLetters: DeadLetterQueue;
 
 beforeEach(() => {
   prefix = testQueuePrefix('stalled-jobs');
-  redis = connectRedis(testRedisUrl(), 'blocking');
+  redis = connectRedis(singleNodeRedis(testRedisUrl()), 'blocking');
   deliveries = openDeliveryQueue(redis, prefix, {
     deliveryAttempts: 3,
     completedJobRetentionS: 3600,

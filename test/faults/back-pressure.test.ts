@@ -7,9 +7,9 @@
 // each claim and hands the batch off only when fewer than MAX_QUEUED_PUSHES wait, so the
 // queue holds at most MAX_QUEUED_PUSHES - 1 + one batch's pushes (POLL_BATCH_SIZE events,
 // one push each here).
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDeliveryQueue, type DeliveryQueue } from '../../src/delivery/queues.js';
+import { connectRedis, type RedisClient } from '../../src/redis/redis-connection.js';
 import { sleep, type ServiceProcess } from '../support/service-process.js';
 import { createFaultScene, report, until, type FaultScene } from './fault-fixture.js';
 
@@ -19,12 +19,12 @@ const BATCH = 100;
 const BOUND = LIMIT - 1 + BATCH;
 
 let scene: FaultScene;
-let redis: Redis;
+let redis: RedisClient;
 let queue: DeliveryQueue;
 
 beforeAll(async () => {
   scene = await createFaultScene('back-pressure');
-  redis = new Redis(scene.redisUrl, { maxRetriesPerRequest: 3 });
+  redis = connectRedis(scene.redis, 'fail-fast');
   queue = openDeliveryQueue(redis, scene.queuePrefix, {
     deliveryAttempts: 1,
     completedJobRetentionS: 1,

@@ -2,12 +2,14 @@
 // service tables, nurses, push's migrations), its own BullMQ prefix, a stand-in Singer whose
 // answers the test controls, an order service that writes status changes, and the bookkeeping
 // that turns what Singer saw into the figures SPEC §7 is about: lost, duplicates, out of order.
-import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
+import { loadConfig } from '../../src/config.js';
 import { migrationContextOf, DEFAULT_ORDER_COLUMNS } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
 import { orderTurnKey } from '../../src/delivery/order-turns.js';
 import { openDeliveryQueue } from '../../src/delivery/queues.js';
+import { assertRedisReachable, connectRedis } from '../../src/redis/redis-connection.js';
+import type { RedisSettings } from '../../src/redis/redis-settings.js';
 import {
   createOrderServiceTables,
   insertSampleNurses,
@@ -76,7 +78,9 @@ export interface FaultScene {
   /** MySQL thread ids of the order service's connections. */
   orderServiceThreads: Set<number>;
   singer: StubSinger;
-  redisUrl: string;
+  /** REDIS_URL, or the whole `redisEnv` the scene was created with, for every service. */
+  redisEnv: Record<string, string>;
+  redis: RedisSettings;
   queuePrefix: string;
   /** Replaces how the stand-in Singer answers (default: 200 at once). */
   setRespond(respond: StubResponder | undefined): void;
@@ -108,7 +112,13 @@ export interface FaultScene {
 }
 
 export interface FaultSceneOptions {
+  /** A Redis of the test's own (default: the shared test Redis). */
   redisUrl?: string;
+  /**
+   * Any REDIS_* settings instead (a cluster, a sentinel group, credentials, TLS) for every
+   * service, and QUEUE_PREFIX when the topology needs a hash tag.
+   */
+  redisEnv?: Record<string, string>;
   /** Root on a private server the test started (its path is ignored); default the shared one. */
   serverUrl?: string;
   /**
@@ -124,8 +134,11 @@ export async function createFaultScene(
   label: string,
   options: FaultSceneOptions = {},
 ): Promise<FaultScene> {
-  const redisUrl = options.redisUrl ?? testRedisUrl();
-  const queuePrefix = testQueuePrefix(label);
+  const { QUEUE_PREFIX, ...redisEnv } = options.redisEnv ?? {
+    REDIS_URL: options.redisUrl ?? testRedisUrl(),
+  };
+  const queuePrefix = QUEUE_PREFIX ?? testQueuePrefix(label);
+  const redis = loadConfig({ ...redisEnv, QUEUE_PREFIX: queuePrefix }).redis;
   const db = await createTestDatabase(label, { serverUrl: options.serverUrl });
   const orderServiceUrl = options.orderServiceAccount === 'root' ? db.adminUrl : db.url;
   const installer = knexFactory({
@@ -182,7 +195,8 @@ export async function createFaultScene(
     orderService,
     orderServiceThreads,
     singer,
-    redisUrl,
+    redisEnv,
+    redis,
     queuePrefix,
     setRespond(next) {
       respond = next;
@@ -191,10 +205,10 @@ export async function createFaultScene(
       const service = await startServiceProcess({
         name,
         databaseUrl: db.url,
-        redisUrl,
+        redisUrl: redisEnv.REDIS_URL ?? testRedisUrl(),
         singerUrl: singer.url,
         queuePrefix,
-        env,
+        env: { ...redisEnv, ...env },
       });
       started.push(service);
       return service;
@@ -275,18 +289,18 @@ export async function createFaultScene(
       const lines = [
         `${missing.length} pushes missing; ${await scene.unhandedRows()} outbox rows not handed off`,
       ];
-      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-      redis.on('error', () => {});
-      const queue = openDeliveryQueue(redis, queuePrefix, {
+      const client = connectRedis(redis, 'fail-fast');
+      const queue = openDeliveryQueue(client, queuePrefix, {
         deliveryAttempts: 1,
         completedJobRetentionS: 1,
         failedJobRetentionS: 1,
       });
       try {
+        await assertRedisReachable(client, redis);
         lines.push(`jobs: ${JSON.stringify(await queue.getJobCounts())}`);
         for (const push of missing.slice(0, 10)) {
           const job = await queue.getJob(push.key);
-          const turns = await redis.zrange(orderTurnKey(queuePrefix, push.orderId), 0, -1);
+          const turns = await client.zrange(orderTurnKey(queuePrefix, push.orderId), 0, -1);
           lines.push(
             `  ${push.key} (order ${push.orderId}): job ${await queue.getJobState(push.key)}, ` +
               `attempts ${job?.attemptsMade ?? '-'}, failed: ${job?.failedReason ?? '-'}; turns [${turns.join(', ')}]`,
@@ -296,7 +310,7 @@ export async function createFaultScene(
         lines.push(`(could not read the queue: ${(err as Error).message})`);
       } finally {
         await queue.close().catch(() => {});
-        redis.disconnect();
+        client.disconnect();
       }
       for (const service of started) {
         const output = service.output().trimEnd().split('\n').slice(-15).join('\n');
@@ -318,7 +332,7 @@ export async function createFaultScene(
       await singer.close().catch(() => {});
       await orderService.destroy().catch(() => {});
       await db.drop().catch(() => {});
-      await deleteQueueKeys(redisUrl, queuePrefix).catch(() => {});
+      await deleteQueueKeys(redis, queuePrefix).catch(() => {});
     },
   };
   return scene;
@@ -362,6 +376,21 @@ export function countFigures(
     unexpected: [...firstArrival.keys()].filter((key) => !expectedKeys.has(key)).length,
     outOfOrder,
   };
+}
+
+/**
+ * The longest time Singer heard nothing, from `since` until its last request: how long a fault
+ * held deliveries up before the service resumed by itself.
+ */
+export function longestSilenceMs(requests: ReceivedPush[], since: number): number {
+  let longest = 0;
+  let previous = since;
+  for (const { receivedAt } of requests) {
+    if (receivedAt < since) continue;
+    longest = Math.max(longest, receivedAt - previous);
+    previous = receivedAt;
+  }
+  return longest;
 }
 
 /** The one-line summary the issue asks for, one per case. */

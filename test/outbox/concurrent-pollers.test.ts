@@ -12,7 +12,8 @@ import {
 import { migrateLatest } from '../../src/db/run-migrations.js';
 import { enqueuePushes } from '../../src/delivery/enqueue-pushes.js';
 import { openDeliveryQueue, type DeliveryQueue } from '../../src/delivery/queues.js';
-import { connectRedis } from '../../src/delivery/redis-connection.js';
+import { connectRedis } from '../../src/redis/redis-connection.js';
+import { singleNodeRedis } from '../../src/redis/redis-settings.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
 import { createLogger } from '../../src/logger.js';
 import { claimBatch, toOrderEvent, type OutboxRow } from '../../src/outbox/claim-batch.js';
@@ -78,7 +79,7 @@ afterEach(async () => {
 /** A poller process's own resources: its claim connection, a Redis connection, the delivery queue. */
 function openPoller(): { claims: ClaimConnection; queue: DeliveryQueue } {
   const claims = openClaimConnection(db.url, { idleTimeoutS: 60, queryTimeoutMs: 10_000 });
-  const redis = connectRedis(testRedisUrl(), 'fail-fast');
+  const redis = connectRedis(singleNodeRedis(testRedisUrl()), 'fail-fast');
   const queue = openDeliveryQueue(redis, prefix, JOB_SETTINGS);
   cleanups.push(
     () => claims.close(),

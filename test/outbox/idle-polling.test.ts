@@ -6,7 +6,8 @@ import { DEFAULT_ORDER_COLUMNS, migrationContextOf } from '../../src/db/migratio
 import { migrateLatest } from '../../src/db/run-migrations.js';
 import { enqueuePushes } from '../../src/delivery/enqueue-pushes.js';
 import { openDeliveryQueue, type DeliveryQueue } from '../../src/delivery/queues.js';
-import { connectRedis } from '../../src/delivery/redis-connection.js';
+import { connectRedis } from '../../src/redis/redis-connection.js';
+import { singleNodeRedis } from '../../src/redis/redis-settings.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
 import { createLogger } from '../../src/logger.js';
 import { startPollLoop, type PollLoop } from '../../src/outbox/poll-loop.js';
@@ -37,7 +38,7 @@ beforeAll(async () => {
     db.knex,
     migrationContextOf({ ordersTable: 'orders', orderColumns: DEFAULT_ORDER_COLUMNS }),
   );
-  redis = connectRedis(testRedisUrl(), 'fail-fast');
+  redis = connectRedis(singleNodeRedis(testRedisUrl()), 'fail-fast');
   queue = openDeliveryQueue(redis, prefix, {
     deliveryAttempts: 3,
     completedJobRetentionS: 3600,

@@ -1,7 +1,8 @@
 // The whole pipeline in one test process, on real MariaDB and Redis: the order service's tables,
 // the migrations, a stub Singer, and startService() — the same composition root `push start`
 // runs. Each pipeline gets its own database and queue prefix; stop() removes all of it.
-import { Redis } from 'ioredis';
+// `env` may point it at another Redis (REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS, …, and a
+// QUEUE_PREFIX of its own); the harness's own Redis connections follow the same settings.
 import type { Knex } from 'knex';
 import { loadConfig, type Config } from '../../src/config.js';
 import { migrationContextOf } from '../../src/db/migration-context.js';
@@ -18,6 +19,7 @@ import {
 import { createLogger } from '../../src/logger.js';
 import type { Logger } from 'pino';
 import { startService, type Service } from '../../src/main.js';
+import { connectRedis, type RedisClient } from '../../src/redis/redis-connection.js';
 import {
   startStubSinger,
   type ReceivedPush,
@@ -37,7 +39,10 @@ const DEFAULT_WAIT_MS = 20_000;
 export interface PipelineOptions {
   /** How the stub Singer answers; default 200. Can be swapped later with setRespond(). */
   respond?: StubResponder;
-  /** Extra or overriding environment for loadConfig(). SINGER_TOKEN also arms the stub. */
+  /**
+   * Extra or overriding environment for loadConfig(). SINGER_TOKEN also arms the stub; the
+   * REDIS_* settings and QUEUE_PREFIX move the queues, and the harness follows them.
+   */
   env?: Record<string, string>;
   /** Where the service logs; default nowhere. */
   logger?: Logger;
@@ -112,10 +117,6 @@ export async function startPipeline(
   };
 
   try {
-    const redisUrl = testRedisUrl();
-    const queuePrefix = testQueuePrefix(label);
-    cleanups.push(() => deleteQueueKeys(redisUrl, queuePrefix));
-
     const db = await createTestDatabase(label);
     cleanups.push(() => db.drop());
     const { knex } = db;
@@ -132,9 +133,9 @@ export async function startPipeline(
 
     const config = loadConfig({
       DATABASE_URL: db.url,
-      REDIS_URL: redisUrl,
+      REDIS_URL: testRedisUrl(),
       SINGER_URL: singer.url,
-      QUEUE_PREFIX: queuePrefix,
+      QUEUE_PREFIX: testQueuePrefix(label),
       PORT: '0',
       HOST: '127.0.0.1',
       POLL_INTERVAL_MS: '10',
@@ -144,6 +145,8 @@ export async function startPipeline(
       LOG_LEVEL: 'silent',
       ...options.env,
     });
+    const { queuePrefix } = config;
+    cleanups.push(() => deleteQueueKeys(config.redis, queuePrefix));
     await migrateLatest(knex, migrationContextOf(config));
 
     const service = await startService(config, {
@@ -151,7 +154,7 @@ export async function startPipeline(
     });
     cleanups.push(() => service.stop());
 
-    let replayRedis: Redis | undefined;
+    let replayRedis: RedisClient | undefined;
     cleanups.push(async () => replayRedis?.disconnect());
 
     const isDelivered = (push: ReceivedPush) => push.status >= 200 && push.status < 300;
@@ -247,7 +250,7 @@ export async function startPipeline(
       },
 
       replayDeps() {
-        replayRedis ??= new Redis(redisUrl, { maxRetriesPerRequest: null });
+        replayRedis ??= connectRedis(config.redis, 'blocking');
         return {
           redis: replayRedis,
           prefix: queuePrefix,

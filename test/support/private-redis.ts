@@ -3,19 +3,41 @@
 // `appendfsync always`, so every write Redis acknowledged survives even a SIGKILL of the server —
 // the durability a production Redis for BullMQ is configured with — and an outage test proves
 // that push loses nothing, not that an unsynced Redis does.
+//
+// The topologies build on it: `args` adds server options (requirepass, ACL users, cluster mode),
+// `tls` serves TLS only on the port, `configFile` gives a sentinel the config it rewrites, and
+// `probe` is how the readiness check logs in.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { findFreePort, sleep } from './service-process.js';
+import type { TestCertificates } from './test-certificates.js';
 
 const READY_TIMEOUT_MS = 15_000;
 
+export interface PrivateRedisOptions {
+  maxmemoryPolicy?: string;
+  /** More redis-server arguments (`--requirepass`, `--user`, `--cluster-enabled`, …). */
+  args?: string[];
+  /** Serves TLS (only) on the port, with this certificate; clients need no certificate. */
+  tls?: TestCertificates;
+  /** A config file's text, passed first: a sentinel needs a file it may rewrite. */
+  configFile?: string;
+  /** How the readiness probe logs in (`password`, `username`). */
+  probe?: RedisOptions;
+  /** A port chosen beforehand (default: a free one). */
+  port?: number;
+}
+
 export interface PrivateRedis {
   port: number;
-  /** `redis://127.0.0.1:<port>` */
+  /** `redis://127.0.0.1:<port>` (`rediss://` with `tls`), without credentials. */
   url: string;
+  /** Its data directory and log (`redis.log`). */
+  dir: string;
   readonly running: boolean;
   /** Stops the server: SIGKILL (a crash; AOF keeps acknowledged writes) or SIGTERM (clean). */
   stop(how?: 'kill' | 'shutdown'): Promise<void>;
@@ -27,10 +49,25 @@ export interface PrivateRedis {
 
 export async function startPrivateRedis({
   maxmemoryPolicy = 'noeviction',
-}: { maxmemoryPolicy?: string } = {}): Promise<PrivateRedis> {
+  args = [],
+  tls,
+  configFile,
+  probe = {},
+  port: chosenPort,
+}: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'push-redis-'));
-  const port = await findFreePort();
-  const url = `redis://127.0.0.1:${port}`;
+  const port = chosenPort ?? (await findFreePort());
+  const url = `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
+  const configPath = join(dir, 'redis.conf');
+  if (configFile !== undefined) await writeFile(configPath, configFile);
+  const listen = tls
+    ? [
+        ...['--port', '0', '--tls-port', String(port), '--tls-auth-clients', 'no'],
+        ...['--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile],
+        ...['--tls-ca-cert-file', tls.caFile],
+      ]
+    : ['--port', String(port)];
+  const probeTls = tls ? { tls: { ca: readFileSync(tls.caFile) } } : {};
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   const killOnExit = () => child?.kill('SIGKILL');
@@ -41,8 +78,8 @@ export async function startPrivateRedis({
     const started = spawn(
       'redis-server',
       [
-        '--port',
-        String(port),
+        ...(configFile === undefined ? [] : [configPath]),
+        ...listen,
         '--bind',
         '127.0.0.1',
         '--save',
@@ -59,6 +96,7 @@ export async function startPrivateRedis({
         maxmemoryPolicy,
         '--protected-mode',
         'no',
+        ...args,
       ],
       { stdio: 'ignore' },
     );
@@ -80,20 +118,24 @@ export async function startPrivateRedis({
     let last: unknown;
     while (Date.now() < deadline) {
       if (!child) break;
-      const probe = new Redis(url, {
+      const client = new Redis({
+        host: '127.0.0.1',
+        port,
         lazyConnect: true,
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
+        ...probeTls,
+        ...probe,
       });
-      probe.on('error', () => {}); // a refused connect is expected while it starts
+      client.on('error', () => {}); // a refused connect is expected while it starts
       try {
-        await probe.connect();
+        await client.connect();
         // While it replays the AOF, Redis answers LOADING; ready means PING works.
-        if ((await probe.ping()) === 'PONG') return;
+        if ((await client.ping()) === 'PONG') return;
       } catch (err) {
         last = err;
       } finally {
-        probe.disconnect();
+        client.disconnect();
       }
       await sleep(50);
     }
@@ -114,6 +156,7 @@ export async function startPrivateRedis({
   return {
     port,
     url,
+    dir,
     get running() {
       return child !== undefined;
     },

@@ -49,6 +49,8 @@ export interface ServiceProcess {
   readonly exitStatus: ExitStatus | undefined;
   /** stdout and stderr interleaved, as captured so far (the tail). */
   output(): string;
+  /** How many lines it has written in all (the output keeps only the tail). */
+  lineCount(): number;
   /** Sends a signal (default SIGKILL); does nothing once it has exited. */
   kill(signal?: NodeJS.Signals): void;
   /** Resolves with how it ended; rejects after `timeoutMs` with its output. */
@@ -109,8 +111,11 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   if (pid === undefined) throw new Error(`could not spawn ${options.name}`);
 
   let output = '';
+  let lines = 0;
   const capture = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
+    const text = chunk.toString('utf8');
+    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines += 1;
+    output += text;
     if (output.length > MAX_OUTPUT_CHARS) output = output.slice(-MAX_OUTPUT_CHARS / 2);
   };
   child.stdout?.on('data', capture);
@@ -151,6 +156,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
       return exitStatus;
     },
     output: () => output,
+    lineCount: () => lines,
     kill(signal = 'SIGKILL') {
       if (exitStatus === undefined) child.kill(signal);
     },

@@ -4,9 +4,11 @@
 // asks for TLS (?ssl-mode=…, as in the CI workflow), every account is created REQUIRE SSL and
 // every URL keeps the parameters, so a connection that forgot TLS is refused, not unnoticed.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
 import { inject } from 'vitest';
+import { assertRedisReachable, connectRedis } from '../../src/redis/redis-connection.js';
+import { singleNodeRedis, type RedisSettings } from '../../src/redis/redis-settings.js';
+import { unlinkKeys } from '../../src/redis/unlink-keys.js';
 import {
   appUrlOf,
   createAppAccountSql,
@@ -94,23 +96,21 @@ export function testQueuePrefix(label: string): string {
 }
 
 /**
- * Removes every Redis key under a BullMQ prefix (`<prefix>:*`); returns how many went.
- * SCAN rather than KEYS so a shared Redis is never blocked; UNLINK frees memory off the main thread.
+ * Removes every Redis key under a BullMQ prefix (`<prefix>:*`), on a plain REDIS_URL or any
+ * topology the product's settings describe; returns how many went.
  */
-export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<number> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+export async function deleteQueueKeys(
+  redis: string | RedisSettings,
+  prefix: string,
+): Promise<number> {
+  const settings = typeof redis === 'string' ? singleNodeRedis(redis) : redis;
+  const client = connectRedis(settings, 'fail-fast');
   try {
-    const match = `${escapeGlob(prefix)}:*`;
-    let cursor = '0';
-    let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
-    return deleted;
+    // A cluster client knows its masters once it is ready.
+    await assertRedisReachable(client, settings);
+    return await unlinkKeys(client, prefix);
   } finally {
-    redis.disconnect();
+    client.disconnect();
   }
 }
 
@@ -145,8 +145,4 @@ function safeLabel(label: string, separator: '_' | '-'): string {
 
 function randomSuffix(): string {
   return randomBytes(4).toString('hex');
-}
-
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
