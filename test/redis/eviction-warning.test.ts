@@ -54,7 +54,7 @@ it('names an evicting policy at start, in /readyz and in push doctor, and stays 
   ).checks.find((c) => c.check === 'redis');
   expect(redisCheck).toMatchObject({
     verdict: 'warn',
-    summary: `Redis at ${evicting.url} has ${evictionRisk('allkeys-lru')}`,
+    summary: `Redis at REDIS_URL=${evicting.url} has ${evictionRisk('allkeys-lru')}`,
     fix: EVICTION_FIX,
   });
   expect(doctor.code).toBe(0);

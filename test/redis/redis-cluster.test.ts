@@ -24,6 +24,7 @@ const PASSWORD = 'cluster pw/#%';
 const ORDERS = 30;
 const STEPS = 10; // 300 changes
 const FAIL_OVER_AFTER = 100;
+const POLLER_BACKOFF_MS = 2_000;
 
 let certs: TestCertificates;
 let cluster: PrivateRedisCluster;
@@ -94,6 +95,7 @@ it('is not ready, and logs a bounded number of lines, when REDIS_URL is a cluste
     REDIS_URL: `rediss://:${encodeURIComponent(PASSWORD)}@127.0.0.1:${wrongNode}`,
     REDIS_CLUSTER_NODES: '',
     LOG_LEVEL: 'info',
+    POLL_ERROR_BACKOFF_MAX_MS: String(POLLER_BACKOFF_MS),
   });
   await until(async () => {
     const answer = await service.readyz().catch(() => undefined);
@@ -102,15 +104,27 @@ it('is not ready, and logs a bounded number of lines, when REDIS_URL is a cluste
   const { body } = await service.readyz();
   expect(body?.checks?.redis).toContain('REDIS_CLUSTER_NODES');
 
+  // Past the first back-off steps (the poller doubles from 20 ms to its 2 s cap), then ten
+  // seconds of what it writes and sends while every command is refused.
+  await sleep(3_000);
   const linesBefore = service.lineCount();
+  const outputBefore = service.output().length;
   const refusedBefore = await cluster.movedReplies(wrongNode);
   await sleep(10_000);
   const lines = service.lineCount() - linesBefore;
+  const logged = service.output().slice(outputBefore).split('\n').filter(Boolean);
+  const byRole = (role: string) => logged.filter((line) => line.includes(`"role":"${role}"`));
   const refused = (await cluster.movedReplies(wrongNode)) - refusedBefore;
-  console.log(`[cluster] wrong node, 10 s: ${lines} log lines, ${refused} commands refused`);
-  // Unbraked, BullMQ's fetch loop sent ~20,000 commands a second and logged each refusal.
-  // Braked: fetches back off (1, 2, 4, 8 s …) and the log gets one summary line per 10 s.
-  expect(lines).toBeLessThan(10);
+  console.log(
+    `[cluster] wrong node, 10 s: ${lines} log lines (worker ${byRole('worker').length}, ` +
+      `poller ${byRole('poller').length}), ${refused} commands refused`,
+  );
+  // Unbraked, BullMQ's fetch loop sent ~7,000 commands a second and logged each refusal.
+  // Braked, the worker backs off (1, 2, 4, 8 s …) and logs one summary per 10 s; the poller
+  // retries every POLL_ERROR_BACKOFF_MAX_MS (2 s here, 30 s by default), a line each.
+  expect(byRole('worker').length).toBeLessThanOrEqual(2);
+  expect(byRole('poller').length).toBeLessThanOrEqual(10_000 / POLLER_BACKOFF_MS + 1);
+  expect(lines).toBeLessThan(12);
   expect(refused).toBeLessThan(300);
   expect((await service.readyz()).status).toBe(503);
   expect(service.output()).not.toContain(PASSWORD);
