@@ -125,8 +125,9 @@ export async function changeOrders(
   }
 }
 
-/** Empties the outbox and the delivery trace between runs (DELETE keeps the id counter). */
+/** Empties the outbox, the delivery trace and the outcomes between runs (DELETE keeps the id counter). */
 export async function clearPushTables(knex: Knex): Promise<void> {
   await knex.raw(`DELETE FROM ${CONTEXT.outboxTable}`);
   await knex.raw(`DELETE FROM ${CONTEXT.attemptsTable}`);
+  await knex.raw(`DELETE FROM ${CONTEXT.outcomesTable}`);
 }

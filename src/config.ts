@@ -117,6 +117,14 @@ const schema = z.object({
   FAILED_JOB_RETENTION_S: positiveInt.default(14 * 24 * 3600),
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
   OUTBOX_RETENTION_HOURS: nonNegativeInt.default(7 * 24),
+  // Reconciliation (src/reconcile/reconcile-loop.ts). A push lost by Redis reaches Singer
+  // about RECONCILE_AFTER_S + RECONCILE_INTERVAL_S later. No healthy push stays owed for a
+  // minute unless its job is retrying or queued, and those are checked and left alone; an
+  // idle cycle is one read of an empty index range, a page of 500 live jobs a few round
+  // trips (README, "Configuration").
+  RECONCILE_AFTER_S: positiveInt.max(86_400).default(60),
+  RECONCILE_INTERVAL_S: positiveInt.max(3_600).default(10),
+  RECONCILE_BATCH_SIZE: positiveInt.max(10_000).default(500),
   ORDERS_TABLE: sqlIdentifier.default('orders'),
   NURSES_TABLE: sqlIdentifier.default('nurses'),
   ORDER_COLUMNS: z
@@ -199,6 +207,9 @@ export type Config = Readonly<{
   failedJobRetentionS: number;
   shutdownGraceMs: number;
   outboxRetentionHours: number;
+  reconcileAfterS: number;
+  reconcileIntervalS: number;
+  reconcileBatchSize: number;
   ordersTable: string;
   nursesTable: string;
   orderColumns: OrderColumns;
@@ -285,6 +296,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     failedJobRetentionS: e.FAILED_JOB_RETENTION_S,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     outboxRetentionHours: e.OUTBOX_RETENTION_HOURS,
+    reconcileAfterS: e.RECONCILE_AFTER_S,
+    reconcileIntervalS: e.RECONCILE_INTERVAL_S,
+    reconcileBatchSize: e.RECONCILE_BATCH_SIZE,
     ordersTable: e.ORDERS_TABLE,
     nursesTable: e.NURSES_TABLE,
     orderColumns: Object.freeze(e.ORDER_COLUMNS),

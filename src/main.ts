@@ -34,6 +34,8 @@ import {
 import { describeRedis } from './redis/redis-settings.js';
 import { explainRedisError } from './redis/redis-errors.js';
 import { startAttemptRecorder } from './delivery/attempt-recorder.js';
+import { startOutcomeRecorder } from './outcomes/outcome-recorder.js';
+import { startReconcileLoop } from './reconcile/reconcile-loop.js';
 import { mountDashboard } from './http/dashboard.js';
 import { boundedCall } from './http/bounded-call.js';
 import { DEPENDENCY_TIMEOUT_MS, dependencyCheck } from './http/dependency-checks.js';
@@ -147,9 +149,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     if (config.roles.has('worker')) {
       const workerRedis = connectRedis(config.redis, 'blocking');
       const turnsRedis = connectRedis(config.redis, 'blocking', { autoPipelining: true });
-      // A delivery waits at most for a few Redis round trips, a nurse lookup (knex gives up
-      // acquiring a connection after 10 s, MySQL's answer after DB_QUERY_TIMEOUT_MS) and
-      // Singer (SINGER_TIMEOUT_MS): three times that and it is stuck, not slow. Waiting for
+      // A delivery waits at most for a few Redis round trips, a nurse lookup and its outcome's
+      // write (knex gives up acquiring a connection after 10 s, MySQL's answer after
+      // DB_QUERY_TIMEOUT_MS) and Singer (SINGER_TIMEOUT_MS): three times that and it is
+      // stuck, not slow. Waiting for
       // Redis to come back does not count: it blocks every delivery, and a restart would
       // not bring Redis back.
       const deliveriesInFlight = inFlightWatch(
@@ -164,8 +167,15 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         timeoutMs: config.singerTimeoutMs,
       });
       const recorder = startAttemptRecorder(knex, logger);
+      // Deliveries waiting for MySQL to take their outcomes wait for MySQL, like those
+      // waiting for Redis: not stuck.
+      const outcomes = startOutcomeRecorder(knex, logger.child({ role: 'worker' }), {
+        onFailing: () => deliveriesInFlight.dependencyLost('mysql'),
+        onRecovered: () => deliveriesInFlight.dependencyBack('mysql'),
+      });
       cleanups.push(
         () => recorder.stop(),
+        () => outcomes.stop(),
         async () => singer.close(),
         () => workerRedis.quit(),
         () => turnsRedis.quit(),
@@ -178,6 +188,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           prefix: config.queuePrefix,
           deliveries,
           deadLetters,
+          outcomes,
           renderer,
           singer,
           nurses: nurseLookup(knex, config.nursesTable),
@@ -264,6 +275,23 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         retentionHours: config.outboxRetentionHours,
       });
       cleanups.push(() => retention.stop());
+      // So is reconciliation: the pollers hand pushes to BullMQ, and hand again the lost ones.
+      const reconcile = startReconcileLoop(
+        {
+          knex,
+          deliveries,
+          prefix: config.queuePrefix,
+          logger: logger.child({ role: 'reconciler' }),
+          onRestored: (count) => metrics.onReconciled(count),
+          hasRoom: async () => (await countQueuedPushes(deliveries)) < config.maxQueuedPushes,
+        },
+        {
+          afterS: config.reconcileAfterS,
+          intervalMs: config.reconcileIntervalS * 1000,
+          batchSize: config.reconcileBatchSize,
+        },
+      );
+      cleanups.push(() => reconcile.stop());
       health.loops.push({
         name: 'poller',
         stale: () => pollerBeat.stale(),

@@ -1,33 +1,51 @@
-/** `push dlq list [--json]` and `push dlq replay <eventId…> | --all`. */
+/**
+ * `push dlq list [--json]` and `push dlq replay <eventId…> | --all`. The dead letters are
+ * read from MySQL (push_outcomes), so `list` needs no Redis and shows every dead letter
+ * whatever Redis lost; `replay` needs both.
+ */
 import type { Config } from '../config.js';
-import { listDeadLetters, replayDeadLetters, type DeadLetter } from '../delivery/dead-letter.js';
+import { assertDatabaseReachable, connectDatabase } from '../db/connect-database.js';
+import { replayDeadLetters, type ReplayDeps } from '../delivery/dead-letter.js';
 import { openDeadLetterQueue, openDeliveryQueue } from '../delivery/queues.js';
 import {
   assertQueuesUsable,
   assertRedisReachable,
   connectRedis,
 } from '../redis/redis-connection.js';
+import { listDeadLetters, type DeadLetter } from '../outcomes/dead-letter-rows.js';
 import { UsageError } from '../plain-error.js';
 
-async function withQueues<T>(
+async function withDatabase<T>(
   config: Config,
-  use: (deps: Parameters<typeof replayDeadLetters>[0]) => Promise<T>,
+  use: (knex: ReplayDeps['knex']) => Promise<T>,
 ): Promise<T> {
-  const redis = connectRedis(config.redis, 'fail-fast');
-  const deliveries = openDeliveryQueue(redis, config.queuePrefix, config);
-  const deadLetters = openDeadLetterQueue(redis, config.queuePrefix);
+  const knex = connectDatabase(config.databaseUrl, 2);
   try {
-    await assertRedisReachable(redis, config.redis);
-    await assertQueuesUsable([deliveries, deadLetters], config.redis);
-    return await use({ redis, prefix: config.queuePrefix, deliveries, deadLetters });
+    await assertDatabaseReachable(knex, config.databaseUrl);
+    return await use(knex);
   } finally {
-    await Promise.allSettled([deliveries.close(), deadLetters.close()]);
-    redis.disconnect();
+    await knex.destroy();
   }
 }
 
+async function withQueues<T>(config: Config, use: (deps: ReplayDeps) => Promise<T>): Promise<T> {
+  return withDatabase(config, async (knex) => {
+    const redis = connectRedis(config.redis, 'fail-fast');
+    const deliveries = openDeliveryQueue(redis, config.queuePrefix, config);
+    const deadLetters = openDeadLetterQueue(redis, config.queuePrefix);
+    try {
+      await assertRedisReachable(redis, config.redis);
+      await assertQueuesUsable([deliveries, deadLetters], config.redis);
+      return await use({ knex, redis, prefix: config.queuePrefix, deliveries, deadLetters });
+    } finally {
+      await Promise.allSettled([deliveries.close(), deadLetters.close()]);
+      redis.disconnect();
+    }
+  });
+}
+
 export async function runDlqListCommand(config: Config, opts: { json?: boolean }): Promise<void> {
-  const letters = await withQueues(config, ({ deadLetters }) => listDeadLetters(deadLetters));
+  const letters = await withDatabase(config, (knex) => listDeadLetters(knex));
   if (opts.json) {
     console.log(JSON.stringify(letters.map(summarize), null, 2));
     return;
@@ -67,24 +85,19 @@ export async function runDlqReplayCommand(
 }
 
 function summarize(letter: DeadLetter) {
-  // Optional chaining throughout: a malformed push is dead-lettered as it came.
-  const push = letter.push as Partial<DeadLetter['push']> | undefined;
-  const to = push?.recipient;
+  const { push } = letter;
+  const to = push.recipient;
   return {
-    eventId: push?.event?.eventId ?? null,
-    orderId: push?.event?.orderId ?? null,
-    scenario: push?.scenario ?? null,
-    recipient: !to
-      ? '(unknown)'
-      : 'pool' in to && to.pool
-        ? 'nurse pool'
-        : `${to.role} ${to.id ?? '(missing)'}`,
-    channel: push?.channel ?? null,
+    eventId: push.event.eventId,
+    orderId: push.event.orderId,
+    scenario: push.scenario,
+    recipient: 'pool' in to && to.pool ? 'nurse pool' : `${to.role} ${to.id ?? '(missing)'}`,
+    channel: push.channel,
     attempts: letter.attempts,
     reason: letter.reason,
     singerStatus: letter.singerStatus ?? null,
     singerBody: letter.singerBody ?? null,
     deadAt: letter.deadAt,
-    idempotencyKey: push?.idempotencyKey ?? null,
+    idempotencyKey: push.idempotencyKey,
   };
 }

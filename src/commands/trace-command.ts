@@ -15,7 +15,11 @@ import {
   type TracedEvent,
 } from '../trace/order-trace.js';
 import { readQueueStates } from '../trace/read-queue-states.js';
-import { readOrderEvents, readPushAttempts } from '../trace/read-order-history.js';
+import {
+  readOrderEvents,
+  readPushAttempts,
+  readPushOutcomes,
+} from '../trace/read-order-history.js';
 
 const TOLD: Record<PushState, 'yes' | 'no' | 'not yet' | 'unknown'> = {
   delivered: 'yes',
@@ -48,12 +52,24 @@ export async function runTraceCommand(
       readOrderEvents(knex, orderId),
       readPushAttempts(knex, orderId),
     ]);
-    const keys = pushKeysOf(events, attempts, catalog);
+    const outcomes = await readPushOutcomes(
+      knex,
+      events.map((e) => e.eventId),
+    );
+    const keys = pushKeysOf(events, attempts, outcomes, catalog);
     const queue =
       keys.length === 0
         ? { states: new Map(), problem: null }
         : await readQueueStates(config, keys);
-    trace = buildOrderTrace(orderId, events, attempts, catalog, queue.states, queue.problem);
+    trace = buildOrderTrace(
+      orderId,
+      events,
+      attempts,
+      outcomes,
+      catalog,
+      queue.states,
+      queue.problem,
+    );
   } finally {
     await knex.destroy();
   }

@@ -27,7 +27,7 @@ import type { ReadSql } from './schema-session.js';
 type OrderColumn = keyof MigrationContext['orderColumns'];
 
 interface CopiedColumn {
-  table: 'outbox' | 'attempts';
+  table: 'outbox' | 'attempts' | 'outcomes';
   column: string;
   source: OrderColumn;
   kind: ColumnType['kind'];
@@ -42,8 +42,9 @@ const COPIED: readonly CopiedColumn[] = [
   { table: 'outbox', column: 'to_status', source: 'status', kind: 'text', nullable: true },
   { table: 'outbox', column: 'from_reason', source: 'statusReason', kind: 'text', nullable: true },
   { table: 'outbox', column: 'to_reason', source: 'statusReason', kind: 'text', nullable: true },
-  // The delivery trace names the order too (written by the worker, not the trigger).
+  // The delivery trace and the outcomes name the order too (written by push, not the trigger).
   { table: 'attempts', column: 'order_id', source: 'id', kind: 'integer', nullable: false },
+  { table: 'outcomes', column: 'order_id', source: 'id', kind: 'integer', nullable: false },
 ];
 
 /** A new text column's least length: 64 × 4 bytes takes a two-byte length (see above). */
@@ -97,14 +98,18 @@ export async function planCopiedColumns(
   read: ReadSql,
   ctx: MigrationContext,
 ): Promise<CopiedColumnsPlan> {
-  const tables = { outbox: ctx.outboxTable, attempts: ctx.attemptsTable };
+  const tables = {
+    outbox: ctx.outboxTable,
+    attempts: ctx.attemptsTable,
+    outcomes: ctx.outcomesTable,
+  };
   const rows = await read<ColumnRow>(
     `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType,
             COLUMN_TYPE AS columnType, CHARACTER_MAXIMUM_LENGTH AS chars,
             CHARACTER_SET_NAME AS charset
        FROM information_schema.COLUMNS
-      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?)`,
-    [ctx.ordersTable, tables.outbox, tables.attempts],
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?, ?)`,
+    [ctx.ordersTable, tables.outbox, tables.attempts, tables.outcomes],
   );
   const columnsOf = (table: string) =>
     new Map(
@@ -201,8 +206,11 @@ export function driftEffect(column: ColumnPlan, ctx: MigrationContext): string {
   if (column.sourceType.kind === 'text') {
     return "a longer value is recorded cut short (ending in '~') and matches no scenario";
   }
-  return column.table === ctx.outboxTable
-    ? 'an order UPDATE that writes a value outside its range FAILS (strict SQL mode)'
+  if (column.table === ctx.outboxTable) {
+    return 'an order UPDATE that writes a value outside its range FAILS (strict SQL mode)';
+  }
+  return column.table === ctx.outcomesTable
+    ? "the poller cannot record such an order's pushes as owed, so it cannot hand them off"
     : "the delivery trace cannot record such an order's attempts";
 }
 

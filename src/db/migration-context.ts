@@ -3,6 +3,7 @@ export interface MigrationContext {
   ordersTable: string;
   outboxTable: string;
   attemptsTable: string;
+  outcomesTable: string;
   orderColumns: {
     id: string;
     patientId: string;
@@ -22,6 +23,7 @@ export const DEFAULT_ORDER_COLUMNS: MigrationContext['orderColumns'] = {
 
 export const OUTBOX_TABLE = 'order_events';
 export const ATTEMPTS_TABLE = 'push_attempts';
+export const OUTCOMES_TABLE = 'push_outcomes';
 
 export function migrationContextOf(config: {
   ordersTable: string;
@@ -31,6 +33,7 @@ export function migrationContextOf(config: {
     ordersTable: config.ordersTable,
     outboxTable: OUTBOX_TABLE,
     attemptsTable: ATTEMPTS_TABLE,
+    outcomesTable: OUTCOMES_TABLE,
     orderColumns: config.orderColumns,
   };
 }

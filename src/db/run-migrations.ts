@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import * as orderEvents from '../../migrations/20261126_001_order_events.js';
 import * as orderTriggers from '../../migrations/20261126_002_order_triggers.js';
 import * as pushAttempts from '../../migrations/20261126_003_push_attempts.js';
+import * as pushOutcomes from '../../migrations/20261201_101_push_outcomes.js';
 import * as outboxFollowsOrders from '../../migrations/20261201_201_outbox_follows_orders.js';
 import { countUnfinishedEvents } from '../outbox/count-unfinished-events.js';
 import { alignWithOrders } from './align-with-orders.js';
@@ -33,6 +34,7 @@ const MIGRATIONS: ReadonlyArray<[name: string, migration: Migration]> = [
   ['20261126_001_order_events', orderEvents],
   ['20261126_002_order_triggers', orderTriggers],
   ['20261126_003_push_attempts', pushAttempts],
+  ['20261201_101_push_outcomes', pushOutcomes],
   ['20261201_201_outbox_follows_orders', outboxFollowsOrders],
 ];
 
@@ -168,7 +170,8 @@ export async function migrateRollbackAll(
 export function unfinishedEventsError(unfinished: number): MigrationError {
   return new MigrationError(
     `refusing to remove push: ${unfinished} event(s) in order_events are not finished (not yet ` +
-      'handed off, so their pushes have not gone out), and --down drops the table with them. ' +
+      'handed off, or with pushes not yet delivered or dead-lettered), and --down drops the ' +
+      'tables with them. ' +
       'Let push start drain them (`npx push doctor` shows the backlog), or run ' +
       '`push migrate --down --force` to drop them anyway.',
   );

@@ -1,58 +1,66 @@
 /**
- * Dead letters: pushes that will not be retried, with why. Each is a job in the
- * `dead-letters` queue whose id is the push's idempotency key, so `push dlq replay`
- * sends it again under the same key and Singer drops it if it had arrived after all.
+ * Dead letters: pushes that will not be retried, with why. MySQL keeps them (a push_outcomes
+ * row with outcome 'dead_letter', committed before BullMQ hears the job is done), so a dead
+ * letter outlives anything Redis loses, and `push dlq list` / `replay` work from there.
+ * Each is also a job in the `dead-letters` queue, id = the push's idempotency key: a view
+ * for the dashboard, rebuilt by nothing — after a Redis wipe the dashboard shows fewer than
+ * `push dlq list`, never more. A replay sends the push again under the same key, so Singer
+ * drops it if it had arrived after all.
  */
-import type { Job } from 'bullmq';
+import type { Knex } from 'knex';
+import {
+  listDeadLetters,
+  reopenDeadLetter,
+  type DeadLetter,
+} from '../outcomes/dead-letter-rows.js';
+import type { OutcomeRecorder } from '../outcomes/outcome-recorder.js';
 import type { RedisClient } from '../redis/redis-connection.js';
 import type { PushJob } from '../scenarios/types.js';
 import { addTurns, endTurn } from './order-turns.js';
 import type { DeadLetterQueue, DeliveryQueue } from './queues.js';
 
-export interface DeadLetter {
-  push: PushJob;
-  reason: string;
-  attempts: number;
-  singerStatus?: number;
-  singerBody?: string;
-  /** ISO-8601 time it was dead-lettered. */
-  deadAt: string;
-}
+/** A dead-letter queue entry: a dead letter, or a job that does not parse, kept as it came. */
+export type DeadLetterView = Omit<DeadLetter, 'push'> & { push: PushJob | unknown };
 
-export async function addDeadLetter(queue: DeadLetterQueue, letter: DeadLetter): Promise<void> {
-  const key = letter.push?.idempotencyKey ?? `malformed-${Date.now()}`;
-  // A push replayed and refused again replaces its earlier dead letter (same job id).
+/** Adds (or replaces: a push refused again after a replay) its entry in the Redis view. */
+export async function addDeadLetterView(
+  queue: DeadLetterQueue,
+  letter: DeadLetterView,
+  key: string,
+): Promise<void> {
   const earlier = await queue.getJob(key);
   if (earlier) await earlier.remove();
-  await queue.add(letter.push?.scenario ?? 'malformed', letter, { jobId: key });
+  const scenario = (letter.push as Partial<PushJob> | undefined)?.scenario;
+  await queue.add(scenario ?? 'malformed', letter, { jobId: key });
+}
+
+export interface DeadLetterDeps {
+  outcomes: OutcomeRecorder;
+  deadLetters: DeadLetterQueue;
+  turns: RedisClient;
+  prefix: string;
 }
 
 /**
- * Dead-letters a delivery job and ends its order turn, so that order's next push may go.
- * A job whose data has no event (malformed) has no turn to end.
+ * Dead-letters a push: its outcome committed to MySQL first, then the dashboard's view,
+ * then the end of its order turn, so that order's next push may go.
  */
-export async function deadLetterJob(
-  deps: { deadLetters: DeadLetterQueue; turns: RedisClient; prefix: string },
-  job: Job<PushJob>,
+export async function deadLetterPush(
+  deps: DeadLetterDeps,
+  push: PushJob,
   letter: Omit<DeadLetter, 'push' | 'deadAt'>,
 ): Promise<void> {
-  await addDeadLetter(deps.deadLetters, {
-    push: job.data,
-    ...letter,
-    deadAt: new Date().toISOString(),
-  });
-  if (job.data?.event?.orderId !== undefined) await endTurn(deps.turns, deps.prefix, job.data);
-}
-
-export async function listDeadLetters(queue: DeadLetterQueue): Promise<DeadLetter[]> {
-  const jobs = await queue.getJobs(['waiting', 'paused', 'delayed', 'prioritized'], 0, -1, true);
-  return jobs
-    .filter((job) => job?.data)
-    .map((job) => job.data)
-    .sort((a, b) => Number(a.push?.event?.eventId ?? 0) - Number(b.push?.event?.eventId ?? 0));
+  await deps.outcomes.record({ push, outcome: 'dead_letter', ...letter });
+  await addDeadLetterView(
+    deps.deadLetters,
+    { push, ...letter, deadAt: new Date().toISOString() },
+    push.idempotencyKey,
+  );
+  await endTurn(deps.turns, deps.prefix, push);
 }
 
 export interface ReplayDeps {
+  knex: Knex;
   redis: RedisClient;
   prefix: string;
   deliveries: DeliveryQueue;
@@ -61,29 +69,29 @@ export interface ReplayDeps {
 
 /**
  * Sends dead letters again with their original idempotency keys, fresh attempts and their
- * order's turn. Selects by event id (every push of that event), or all when `eventIds` is
- * 'all'. Returns the keys replayed.
+ * order's turn, in event order. Selects by event id (every push of that event), or all
+ * when `eventIds` is 'all'. Returns the keys replayed.
+ *
+ * Each is made owed in MySQL before it is enqueued: if the enqueue fails (Redis down, the
+ * command killed), the reconciler hands it to BullMQ once Redis is back. The worker then
+ * records its new outcome: delivered, or a dead letter again.
  */
 export async function replayDeadLetters(
   deps: ReplayDeps,
   eventIds: string[] | 'all',
 ): Promise<string[]> {
-  const wanted = eventIds === 'all' ? undefined : new Set(eventIds.map(String));
-  const letters = (await listDeadLetters(deps.deadLetters)).filter(
-    // A malformed push (no event) cannot be replayed; `dlq list` shows it for inspection.
-    (letter) => letter.push?.event && (!wanted || wanted.has(letter.push.event.eventId)),
-  );
+  const letters = await listDeadLetters(deps.knex, eventIds);
   const replayed: string[] = [];
-  for (const letter of letters) {
-    const key = letter.push.idempotencyKey;
+  for (const { push } of letters) {
+    if (!(await reopenDeadLetter(deps.knex, push))) continue;
+    const key = push.idempotencyKey;
     // The failed delivery job still holds the id; it must go before the id can be reused.
     const failed = await deps.deliveries.getJob(key);
     if (failed) await failed.remove();
-    await addTurns(deps.redis, deps.prefix, [letter.push]);
-    await deps.deliveries.add(letter.push.scenario, letter.push, { jobId: key });
-    // Removed last: a crash before this line replays twice (same key), never loses it.
+    await addTurns(deps.redis, deps.prefix, [push]);
+    await deps.deliveries.add(push.scenario, push, { jobId: key });
     const entry = await deps.deadLetters.getJob(key);
-    if (entry && entry.data.deadAt === letter.deadAt) await entry.remove();
+    if (entry) await entry.remove();
     replayed.push(key);
   }
   return replayed;

@@ -2,7 +2,8 @@
  * The BullMQ worker: waits for its order's turn, renders the push, sends it to Singer and
  * decides what a failure means. Transient failures are thrown back to BullMQ, which
  * retries with `retryDelayMs`; permanent ones (and the last attempt) go to the
- * dead-letter queue with their reason, and the order's next push may go.
+ * dead-letter queue with their reason, and the order's next push may go. Either way the
+ * push's outcome is committed to MySQL (outcome-recorder.ts) before the job completes.
  */
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -14,7 +15,8 @@ import type { PushJob, SingerRequest } from '../scenarios/types.js';
 import type { SingerClient } from '../singer/singer-client.js';
 import { SingerPermanentError } from '../singer/singer-errors.js';
 import { retryDelayMs, type BackoffSettings } from './backoff.js';
-import { addDeadLetter, deadLetterJob } from './dead-letter.js';
+import type { OutcomeRecorder } from '../outcomes/outcome-recorder.js';
+import { addDeadLetterView, deadLetterPush } from './dead-letter.js';
 import type { NurseLookup } from './nurse-lookup.js';
 import { operationsRecord } from './operations-record.js';
 import { parsePushJob } from './parse-push-job.js';
@@ -52,6 +54,8 @@ export interface DeliveryWorkerDeps {
   prefix: string;
   deliveries: DeliveryQueue;
   deadLetters: DeadLetterQueue;
+  /** Where delivered and dead-lettered pushes are recorded, before their jobs complete. */
+  outcomes: OutcomeRecorder;
   renderer: PushRenderer;
   singer: SingerClient;
   nurses: NurseLookup;
@@ -79,10 +83,14 @@ export interface DeliveryWorker {
   brake: WorkerBrake;
 }
 
+/** The dependencies with the turns connection settled once. */
+type WorkerDeps = DeliveryWorkerDeps & { turns: RedisClient };
+
 export function startDeliveryWorker(
-  deps: DeliveryWorkerDeps,
+  given: DeliveryWorkerDeps,
   settings: DeliveryWorkerSettings,
 ): DeliveryWorker {
+  const deps: WorkerDeps = { ...given, turns: given.turns ?? given.redis };
   const track = deps.track ?? (<T>(delivery: () => Promise<T>) => delivery());
   const worker = new Worker<PushJob>(
     DELIVERY_QUEUE,
@@ -101,16 +109,15 @@ export function startDeliveryWorker(
     },
   );
   // BullMQ fails a job itself, without calling us, when its workers kept dying on it.
-  const stalled = { ...deps, turns: deps.turns ?? deps.redis };
   worker.on('failed', (job, err) => {
     if (job && diedStalled(err.message)) {
-      void deadLetterStalledJob(stalled, job).catch((e) =>
+      void deadLetterStalledJob(deps, job).catch((e) =>
         deps.logger.error({ err: e, key: job.id }, 'could not dead-letter a stalled push'),
       );
     }
   });
   // And any such job whose dead-lettering died with the process that saw it fail.
-  void deadLetterStalledJobs(stalled).then(
+  void deadLetterStalledJobs(deps).then(
     (count) => {
       if (count > 0) deps.logger.warn({ count }, 'dead-lettered pushes whose workers kept dying');
     },
@@ -124,21 +131,29 @@ export function startDeliveryWorker(
 async function deliver(
   job: Job<PushJob>,
   token: string | undefined,
-  deps: DeliveryWorkerDeps,
+  deps: WorkerDeps,
   settings: DeliveryWorkerSettings,
 ): Promise<{ singerStatus: number }> {
+  if (job.name === undefined && Object.keys(job.data ?? {}).length === 0) {
+    // Redis kept the job's id but not its hash (evicted): there is nothing to send. If the
+    // push is ours, MySQL still owes it, and the reconciler hands it to BullMQ again.
+    deps.logger.warn({ jobId: job.id }, 'a job lost its data in Redis; left to the reconciler');
+    throw new UnrecoverableError(`job ${job.id}: its data is gone from Redis`);
+  }
   let push: PushJob;
   try {
     push = parsePushJob(job.data);
   } catch (err) {
-    // Kept as it came, for whoever inspects it; it has no order turn or trace to update.
+    // Not a push our poller made (no outcome is owed for it), so only the dashboard's view
+    // keeps it, as it came, for whoever inspects it; it has no order turn to end.
     const reason = (err as Error).message;
-    await addDeadLetter(deps.deadLetters, {
-      push: job.data,
-      reason,
-      attempts: job.attemptsMade + 1,
-      deadAt: new Date().toISOString(),
-    });
+    const deadAt = new Date().toISOString();
+    const attempts = job.attemptsMade + 1;
+    await addDeadLetterView(
+      deps.deadLetters,
+      { push: job.data, reason, attempts, deadAt },
+      String(job.id),
+    );
     deps.logger.error({ jobId: job.id }, `push dead-lettered: ${reason}`);
     throw new UnrecoverableError(`job ${job.id}: ${reason}`);
   }
@@ -161,7 +176,14 @@ async function deliver(
     request = deps.renderer.render(push, nurse);
     const { status, durationMs } = await deps.singer.send(request);
     deps.checkpoint?.('delivered');
-    await endTurn(deps.turns ?? deps.redis, deps.prefix, push);
+    // Committed before anything in Redis says this push is done.
+    await deps.outcomes.record({
+      push,
+      outcome: 'delivered',
+      attempts: attempt,
+      singerStatus: status,
+    });
+    await endTurn(deps.turns, deps.prefix, push);
     deps.onAttempt?.({ push, attempt, outcome: 'delivered', singerStatus: status, durationMs });
     // Built only when it will be written (LOG_LEVEL=warn skips it): a few µs per push.
     if (deps.logger.isLevelEnabled('info')) {
@@ -187,45 +209,45 @@ async function deliver(
         : err instanceof SingerPermanentError
           ? 'Singer refused it'
           : 'out of attempts';
-    await giveUp(job, deps, attempt, `${why}: ${message}`, err);
+    await giveUp(push, deps, attempt, `${why}: ${message}`, err);
     throw new UnrecoverableError(`${context}: ${why}: ${message}`);
   }
 }
 
-async function isMyTurn(push: PushJob, deps: DeliveryWorkerDeps): Promise<boolean> {
+async function isMyTurn(push: PushJob, deps: WorkerDeps): Promise<boolean> {
   const { orderId } = push.event;
   for (;;) {
-    const first = await currentTurn(deps.turns ?? deps.redis, deps.prefix, orderId);
+    const first = await currentTurn(deps.turns, deps.prefix, orderId);
     // No turn recorded (a job enqueued by an older version, or already ended): go.
     if (first === undefined || first === push.idempotencyKey) return true;
     // A turn whose push no longer waits anywhere (its job expired or was removed by hand)
     // must not hold the order up forever.
     const state = await deps.deliveries.getJobState(first);
     if (state !== 'unknown' && state !== 'completed' && state !== 'failed') return false;
-    await dropTurn(deps.turns ?? deps.redis, deps.prefix, orderId, first);
+    await dropTurn(deps.turns, deps.prefix, orderId, first);
   }
 }
 
 async function giveUp(
-  job: Job<PushJob>,
-  deps: DeliveryWorkerDeps,
+  push: PushJob,
+  deps: WorkerDeps,
   attempt: number,
   reason: string,
   err?: unknown,
 ): Promise<void> {
   const singerStatus = (err as { status?: number } | undefined)?.status;
-  await deadLetterJob({ ...deps, turns: deps.turns ?? deps.redis }, job, {
+  await deadLetterPush(deps, push, {
     reason,
     attempts: attempt,
     singerStatus,
     singerBody: (err as { body?: string } | undefined)?.body,
   });
-  deps.onAttempt?.({ push: job.data, attempt, outcome: 'dead', singerStatus, error: reason });
+  deps.onAttempt?.({ push, attempt, outcome: 'dead', singerStatus, error: reason });
   deps.logger.error(
     {
-      key: job.data.idempotencyKey,
-      eventId: job.data.event.eventId,
-      orderId: job.data.event.orderId,
+      key: push.idempotencyKey,
+      eventId: push.event.eventId,
+      orderId: push.event.orderId,
       singerStatus,
     },
     `push dead-lettered: ${reason}`,

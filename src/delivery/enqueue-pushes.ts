@@ -17,19 +17,21 @@ export async function enqueuePushes(
   prefix: string,
   queue: DeliveryQueue,
   pushes: PushJob[],
+  { first = false }: { first?: boolean } = {},
 ): Promise<void> {
   if (pushes.length === 0) return;
   // BullMQ types its client abstractly; it is the ioredis connection the queue was opened
   // with (queues.ts), shared, not a copy.
   const connection = (await queue.client) as unknown as RedisClient;
+  // `first`: ahead of everything waiting (BullMQ's lifo), the first push taken first — for
+  // pushes that are late already, and that their orders' later pushes wait for.
+  const jobs = pushes.map((push) => ({
+    name: push.scenario,
+    data: push,
+    opts: { jobId: push.idempotencyKey, ...(first ? { lifo: true } : {}) },
+  }));
   await Promise.all([
     addTurns(connection, prefix, pushes),
-    queue.addBulk(
-      pushes.map((push) => ({
-        name: push.scenario,
-        data: push,
-        opts: { jobId: push.idempotencyKey },
-      })),
-    ),
+    queue.addBulk(first ? jobs.reverse() : jobs),
   ]);
 }

@@ -1,12 +1,13 @@
 /**
  * The two BullMQ queues: `deliveries` (one job per push, id = the push's idempotency key,
- * so a re-enqueue of the same event is a no-op) and `dead-letters` (pushes that will not
- * be retried, kept with their reason until an operator replays or discards them).
+ * so a re-enqueue of the same event is a no-op) and `dead-letters` (the dashboard's view of
+ * the pushes that will not be retried, with their reason; MySQL keeps the dead letters
+ * themselves, dead-letter.ts).
  */
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { RedisClient } from '../redis/redis-connection.js';
 import type { PushJob } from '../scenarios/types.js';
-import type { DeadLetter } from './dead-letter.js';
+import type { DeadLetterView } from './dead-letter.js';
 
 export const DELIVERY_QUEUE = 'deliveries';
 export const DEAD_LETTER_QUEUE = 'dead-letters';
@@ -35,7 +36,7 @@ export function deliveryJobOptions(settings: DeliveryJobSettings): DefaultJobOpt
 }
 
 export type DeliveryQueue = Queue<PushJob, unknown, string>;
-export type DeadLetterQueue = Queue<DeadLetter, unknown, string>;
+export type DeadLetterQueue = Queue<DeadLetterView, unknown, string>;
 
 export function openDeliveryQueue(
   connection: RedisClient,
@@ -62,7 +63,7 @@ function quietly<Q extends Queue>(queue: Q): Q {
 }
 
 export function openDeadLetterQueue(connection: RedisClient, prefix: string): DeadLetterQueue {
-  const queue = new Queue<DeadLetter, unknown, string>(DEAD_LETTER_QUEUE, {
+  const queue = new Queue<DeadLetterView, unknown, string>(DEAD_LETTER_QUEUE, {
     connection,
     prefix,
     // Nothing consumes this queue: entries wait for `push dlq replay`.

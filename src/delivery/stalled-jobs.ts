@@ -7,17 +7,13 @@
  * whatever the crash, such a push ends up in `push dlq list`, once.
  */
 import type { Job } from 'bullmq';
-import type { RedisClient } from '../redis/redis-connection.js';
 import type { PushJob } from '../scenarios/types.js';
-import { deadLetterJob } from './dead-letter.js';
-import type { DeadLetterQueue, DeliveryQueue } from './queues.js';
+import { addDeadLetterView, deadLetterPush, type DeadLetterDeps } from './dead-letter.js';
+import { parsePushJob } from './parse-push-job.js';
+import type { DeliveryQueue } from './queues.js';
 
-export interface StalledJobDeps {
+export interface StalledJobDeps extends DeadLetterDeps {
   deliveries: DeliveryQueue;
-  deadLetters: DeadLetterQueue;
-  /** For the order turns. */
-  turns: RedisClient;
-  prefix: string;
 }
 
 /** BullMQ's failedReason for a job whose workers died more than maxStalledCount times. */
@@ -27,10 +23,24 @@ export function diedStalled(reason: string | undefined): boolean {
 
 /** Dead-letters one such job and ends its order turn, so its order's next push may go. */
 export async function deadLetterStalledJob(deps: StalledJobDeps, job: Job<PushJob>): Promise<void> {
-  await deadLetterJob(deps, job, {
+  const letter = {
     reason: `worker died while delivering it: ${job.failedReason}`,
     attempts: job.attemptsMade,
-  });
+  };
+  let push: PushJob;
+  try {
+    push = parsePushJob(job.data);
+  } catch {
+    // Not a push of ours: nothing is owed for it, and it has no turn; shown as it came.
+    const deadAt = new Date().toISOString();
+    await addDeadLetterView(
+      deps.deadLetters,
+      { push: job.data, ...letter, deadAt },
+      String(job.id),
+    );
+    return;
+  }
+  await deadLetterPush(deps, push, letter);
 }
 
 const PAGE = 500;

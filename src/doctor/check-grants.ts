@@ -25,10 +25,13 @@ export const NEEDED_PRIVILEGES: ReadonlyArray<
   [privilege: string, why: string, onlyOn?: ServerVersion['flavor']]
 > = [
   ['SELECT', 'claim outbox rows, read orders and nurses'],
-  ['INSERT', 'the trigger writes order_events; the worker writes push_attempts'],
-  ['UPDATE', 'stamp outbox rows as handed off'],
-  ['DELETE', 'retention removes old outbox and trace rows'],
-  ['CREATE', 'migrations create order_events and push_attempts'],
+  [
+    'INSERT',
+    'the trigger writes order_events; the poller and worker write push_outcomes, push_attempts',
+  ],
+  ['UPDATE', 'stamp outbox rows as handed off; settle and replay push_outcomes'],
+  ['DELETE', 'retention removes old outbox, trace and outcome rows'],
+  ['CREATE', 'migrations create order_events, push_attempts and push_outcomes'],
   ['DROP', '`push migrate --down` drops them'],
   ['ALTER', 'migrations change push tables'],
   ['INDEX', 'migrations index the outbox'],

@@ -74,14 +74,16 @@ export async function checkRedis(
 
 /**
  * Not a verdict (development Redis rarely persists), but worth a line: without AOF a
- * Redis crash loses the pushes it held after their outbox rows were stamped.
+ * Redis crash loses the jobs it held; MySQL still owes their pushes, and the reconciler
+ * sends them again, late.
  */
 async function persistenceNote(masters: Redis[]): Promise<string> {
   const infos = await Promise.all(masters.map((node) => node.info('persistence')));
   if (infos.every((info) => /^aof_enabled:1/m.test(info)))
     return 'append-only file on: queued pushes survive a Redis restart';
   return (
-    'append-only file off: a Redis crash loses the pushes it holds; in production set ' +
-    'appendonly yes (and appendfsync everysec or always)'
+    'append-only file off: after a Redis crash the pushes it held arrive only once the ' +
+    'reconciler sends them again (RECONCILE_AFTER_S); in production set appendonly yes ' +
+    '(and appendfsync everysec or always)'
   );
 }

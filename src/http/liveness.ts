@@ -9,7 +9,8 @@
  * - A loop that cycles (the poller) beats a heartbeat after every cycle, failed or not;
  *   it is stale when no cycle has ended for longer than a cycle may legitimately last.
  * - Work that runs in slots (the worker's deliveries) is stale when one piece has run for
- *   longer than any piece may — not counting time spent waiting for Redis to come back.
+ *   longer than any piece may — not counting time spent waiting for Redis, or for MySQL to
+ *   take a push's outcome, to come back.
  */
 
 /** One loop's verdict for /healthz and /readyz. */
@@ -45,17 +46,17 @@ export function heartbeat(staleAfterMs: number, now: () => number = Date.now): H
 export interface InFlightWatch {
   /** Runs `work`, counting it in flight until it settles. */
   track<T>(work: () => Promise<T>): Promise<T>;
-  /** The dependency the work waits on went away: time from now on does not count… */
-  dependencyLost(): void;
-  /** …until it is back, when every piece's clock starts again. */
-  dependencyBack(): void;
+  /** A dependency the work waits on went away: time from now on does not count… */
+  dependencyLost(name?: string): void;
+  /** …until every lost one is back, when every piece's clock starts again. */
+  dependencyBack(name?: string): void;
   stale(): string | undefined;
 }
 
 export function inFlightWatch(staleAfterMs: number, now: () => number = Date.now): InFlightWatch {
   // In start order (a Set keeps insertion order): the first entry is the oldest.
   const startedAt = new Set<{ at: number }>();
-  let dependencyUp = true;
+  const lost = new Set<string>();
   let backAt = 0;
   return {
     async track(work) {
@@ -67,16 +68,15 @@ export function inFlightWatch(staleAfterMs: number, now: () => number = Date.now
         startedAt.delete(entry);
       }
     },
-    dependencyLost() {
-      dependencyUp = false;
+    dependencyLost(name = 'redis') {
+      lost.add(name);
     },
-    dependencyBack() {
-      if (!dependencyUp) backAt = now();
-      dependencyUp = true;
+    dependencyBack(name = 'redis') {
+      if (lost.delete(name)) backAt = now();
     },
     stale() {
       const oldest = startedAt.values().next().value;
-      if (!dependencyUp || oldest === undefined) return undefined;
+      if (lost.size > 0 || oldest === undefined) return undefined;
       const runningMs = now() - Math.max(oldest.at, backAt);
       return runningMs > staleAfterMs
         ? `a delivery has run for ${seconds(runningMs)} (stale after ${seconds(staleAfterMs)})`

@@ -20,7 +20,7 @@ import type { AttemptOutcome } from '../delivery/delivery-worker.js';
 import type { HandOffResult } from '../outbox/hand-off-batch.js';
 import { packageVersion } from '../package-root.js';
 import type { DependencyCheck } from './dependency-checks.js';
-import { dependencyGauges, outboxGauges, queueGauges } from './pipeline-gauges.js';
+import { dependencyGauges, outboxGauges, outcomeGauges, queueGauges } from './pipeline-gauges.js';
 import { collectorRunner, type ScrapeCollector } from './scrape-collectors.js';
 
 export interface PushMetrics {
@@ -32,6 +32,8 @@ export interface PushMetrics {
   onAttempt(outcome: AttemptOutcome): void;
   /** The poller started (true) or stopped (false) holding back (outbox/back-pressure.ts). */
   onBackPressure(active: boolean): void;
+  /** Pushes the reconciler handed to BullMQ again. */
+  onReconciled(count: number): void;
 }
 
 export interface MetricsDeps {
@@ -73,6 +75,7 @@ export function createMetrics(deps: MetricsDeps): PushMetrics {
     dependencyGauges(registry, deps.dependencies),
     outboxGauges(registry, deps.knex),
     queueGauges(registry, deps.queues),
+    outcomeGauges(registry, deps.knex),
   ];
   const collect = collectorRunner(registry, collectors, deps.logger);
 
@@ -84,6 +87,11 @@ export function createMetrics(deps: MetricsDeps): PushMetrics {
   const pollerErrors = new Counter({
     name: 'push_poller_errors_total',
     help: 'Poll cycles of this process that failed (MySQL or Redis refused; the rows wait)',
+    registers: [registry],
+  });
+  const reconciled = new Counter({
+    name: 'push_reconciled_pushes_total',
+    help: 'Owed pushes whose jobs Redis had lost, handed to BullMQ again by this process',
     registers: [registry],
   });
   const pushes = new Counter({
@@ -140,6 +148,9 @@ export function createMetrics(deps: MetricsDeps): PushMetrics {
       // within a few ms; a host running behind would make it negative, counted as 0.
       const latencyMs = Date.now() - Date.parse(push.event.occurredAt);
       if (Number.isFinite(latencyMs)) deliveryLatency.observe(Math.max(0, latencyMs) / 1000);
+    },
+    onReconciled(count) {
+      reconciled.inc(count);
     },
   };
 }

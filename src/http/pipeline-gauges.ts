@@ -7,6 +7,7 @@ import type { Queue } from 'bullmq';
 import type { Knex } from 'knex';
 import { Gauge, type Registry } from 'prom-client';
 import { countUnclaimed, oldestUnclaimedAgeSeconds } from '../outbox/read-backlog.js';
+import { COUNT_CAP, countPushes } from '../outcomes/owed-pushes.js';
 import type { DependencyCheck } from './dependency-checks.js';
 import type { ScrapeCollector } from './scrape-collectors.js';
 
@@ -63,6 +64,32 @@ export function outboxGauges(registry: Registry, knex: Knex): ScrapeCollector {
       ]);
       backlog.set(count);
       lag.set(ageSeconds ?? 0);
+    },
+  };
+}
+
+/** What MySQL says of the pushes handed off: still owed, or dead letters. */
+export function outcomeGauges(registry: Registry, knex: Knex): ScrapeCollector {
+  const owed = new Gauge({
+    name: 'push_pushes_owed',
+    help: `Pushes handed off to BullMQ with no outcome in MySQL yet, counted up to ${COUNT_CAP}`,
+    registers: [registry],
+  });
+  const deadLetters = new Gauge({
+    name: 'push_dead_letters',
+    help: `Dead letters recorded in MySQL and not replayed, counted up to ${COUNT_CAP}`,
+    registers: [registry],
+  });
+  return {
+    name: 'outcomes',
+    gauges: [owed, deadLetters],
+    async collect() {
+      const [owedNow, deadNow] = await Promise.all([
+        countPushes(knex, 'owed'),
+        countPushes(knex, 'dead_letter'),
+      ]);
+      owed.set(owedNow);
+      deadLetters.set(deadNow);
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * One claim cycle, in one short READ COMMITTED transaction on the poller's own connection
- * (claim-connection.ts): claim a batch, turn its events into pushes, enqueue them, stamp
- * the rows, commit. If anything fails before the commit
+ * (claim-connection.ts): claim a batch, turn its events into pushes, enqueue them, record
+ * the pushes as owed and stamp the rows, commit. If anything fails before the commit
  * (Redis down, this process killed), the rows are released unstamped and claimed again
  * later; BullMQ drops the pushes it already has, by job id. So a row is stamped only once
  * BullMQ holds its pushes, and an event is never lost.
@@ -95,6 +95,7 @@ export async function handOffBatch(
     await markHandedOffAndCommit(
       claims,
       ready.map((e) => e.eventId),
+      pushes,
     );
     return {
       claimed: claimed.length,

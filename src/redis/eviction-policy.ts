@@ -23,7 +23,8 @@ export function evictionRisk(policy: string | undefined): string | undefined {
   if (policy === undefined || policy === 'noeviction') return undefined;
   return (
     `maxmemory-policy ${policy}: when Redis fills up it deletes keys, queued pushes ` +
-    'among them, instead of refusing new ones, and a deleted push is lost'
+    'and order turns among them, instead of refusing new ones; the reconciler sends a ' +
+    'deleted push again from MySQL, late and maybe out of its order'
   );
 }
 

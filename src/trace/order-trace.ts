@@ -1,13 +1,14 @@
 /**
  * "Did the patient get told?": one order's events, the pushes each one produced (matched
  * again with the worker's own matchEvent), every delivery attempt, and where each push
- * stands now. MySQL keeps the history (order_events, push_attempts); Redis knows what is
- * still queued, retrying or dead-lettered.
+ * stands now. MySQL keeps the history (order_events, push_attempts) and each push's
+ * outcome (push_outcomes: owed, delivered or dead-lettered), which settles the answer
+ * whatever Redis kept; Redis adds what an owed push is doing (queued, retrying, sending).
  */
 import type { ScenarioCatalog } from '../scenarios/catalog.js';
 import { matchEvent } from '../scenarios/match-event.js';
 import type { OrderEvent } from '../scenarios/types.js';
-import type { AttemptRow, EventRow } from './read-order-history.js';
+import type { AttemptRow, EventRow, OutcomeRow } from './read-order-history.js';
 
 /** BullMQ's job states, plus `unknown` when the queue holds no such job. */
 export type JobState =
@@ -49,6 +50,11 @@ export interface TracedPush {
   /** false for a push found only in push_attempts: today's scenarios would not produce it. */
   derivedNow: boolean;
   attempts: TracedAttempt[];
+  /** Its outcome as MySQL recorded it; null when it was never recorded as handed off. */
+  outcome: Pick<
+    OutcomeRow,
+    'outcome' | 'handedOffAt' | 'settledAt' | 'attempts' | 'singerStatus' | 'reason'
+  > | null;
   queue: QueueStates | null;
   state: PushState;
   /** The state in a sentence, with the time and the reason where known. */
@@ -71,9 +77,10 @@ export interface OrderTrace {
 export function pushKeysOf(
   events: EventRow[],
   attempts: AttemptRow[],
+  outcomes: OutcomeRow[],
   catalog: ScenarioCatalog,
 ): string[] {
-  const keys = new Set(attempts.map((a) => a.idempotencyKey));
+  const keys = new Set([...attempts, ...outcomes].map((a) => a.idempotencyKey));
   for (const event of events) {
     for (const push of matchEvent(toOrderEvent(event), catalog).pushes)
       keys.add(push.idempotencyKey);
@@ -85,6 +92,7 @@ export function buildOrderTrace(
   orderId: string,
   events: EventRow[],
   attempts: AttemptRow[],
+  outcomes: OutcomeRow[],
   catalog: ScenarioCatalog,
   queueStates: ReadonlyMap<string, QueueStates> | undefined,
   queueProblem: string | null,
@@ -92,6 +100,8 @@ export function buildOrderTrace(
   const traced = events.map((event): TracedEvent => {
     const match = matchEvent(toOrderEvent(event), catalog);
     const ofEvent = attempts.filter((a) => a.eventId === event.eventId);
+    const outcomeOf = (key: string) =>
+      outcomes.find((o) => o.eventId === event.eventId && o.idempotencyKey === key) ?? null;
     const pushes: TracedPush[] = match.pushes.map((push) => {
       const to = push.recipient;
       return tracePush(
@@ -104,13 +114,16 @@ export function buildOrderTrace(
         },
         event,
         ofEvent.filter((a) => a.idempotencyKey === push.idempotencyKey),
+        outcomeOf(push.idempotencyKey),
         queueStates?.get(push.idempotencyKey) ?? null,
       );
     });
-    // Attempts for pushes the current scenario file no longer produces (it changed since).
-    for (const key of new Set(ofEvent.map((a) => a.idempotencyKey))) {
+    // Pushes the current scenario file no longer produces (it changed since), as their
+    // outcome row or their first attempt describes them.
+    const recorded = [...outcomes.filter((o) => o.eventId === event.eventId), ...ofEvent];
+    for (const key of new Set(recorded.map((r) => r.idempotencyKey))) {
       if (pushes.some((p) => p.idempotencyKey === key)) continue;
-      const first = ofEvent.find((a) => a.idempotencyKey === key);
+      const first = recorded.find((r) => r.idempotencyKey === key);
       if (!first) continue;
       pushes.push(
         tracePush(
@@ -126,6 +139,7 @@ export function buildOrderTrace(
           },
           event,
           ofEvent.filter((a) => a.idempotencyKey === key),
+          outcomeOf(key),
           queueStates?.get(key) ?? null,
         ),
       );
@@ -144,9 +158,10 @@ function tracePush(
   head: PushHead,
   event: EventRow,
   attempts: AttemptRow[],
+  outcome: OutcomeRow | null,
   queue: QueueStates | null,
 ): TracedPush {
-  const { state, explanation } = judge(event, attempts, queue);
+  const { state, explanation } = judge(event, attempts, outcome, queue);
   return {
     ...head,
     attempts: attempts.map((a) => ({
@@ -157,6 +172,14 @@ function tracePush(
       durationMs: a.durationMs,
       attemptedAt: a.attemptedAt,
     })),
+    outcome: outcome && {
+      outcome: outcome.outcome,
+      handedOffAt: outcome.handedOffAt,
+      settledAt: outcome.settledAt,
+      attempts: outcome.attempts,
+      singerStatus: outcome.singerStatus,
+      reason: outcome.reason,
+    },
     queue,
     state,
     explanation,
@@ -164,18 +187,32 @@ function tracePush(
 }
 
 /**
- * A delivered attempt settles it (Singer drops repeats, so later replays change nothing);
- * otherwise the dead-letter queue, then the delivery job, then the last attempt decide.
+ * The outcome MySQL recorded settles it; then a delivered attempt (Singer drops repeats,
+ * so later replays change nothing); otherwise the dead-letter queue, then the delivery
+ * job, then the last attempt decide.
  */
 function judge(
   event: EventRow,
   attempts: AttemptRow[],
+  outcome: OutcomeRow | null,
   queue: QueueStates | null,
 ): { state: PushState; explanation: string } {
   const delivered = attempts.find((a) => a.outcome === 'delivered');
   const last = attempts.at(-1);
   const lastFailure = last?.error ? `: ${last.error}` : '';
   const replay = `; resend with \`npx push dlq replay ${event.eventId}\``;
+  if (outcome?.outcome === 'delivered') {
+    return {
+      state: 'delivered',
+      explanation: `delivered at ${outcome.settledAt} (attempt ${outcome.attempts})`,
+    };
+  }
+  if (outcome?.outcome === 'dead_letter') {
+    return {
+      state: 'dead-lettered',
+      explanation: `dead-lettered at ${outcome.settledAt}: ${outcome.reason}${replay}`,
+    };
+  }
   if (delivered) {
     return {
       state: 'delivered',
@@ -228,6 +265,12 @@ function judge(
     return {
       state: 'retrying',
       explanation: `attempt ${last.attempt} failed${lastFailure}; the queue state is unknown`,
+    };
+  }
+  if (outcome && queue) {
+    return {
+      state: 'waiting',
+      explanation: `owed since ${outcome.handedOffAt}, and Redis no longer holds its job: the reconciler hands it to BullMQ again (RECONCILE_AFTER_S)`,
     };
   }
   return {

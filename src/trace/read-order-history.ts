@@ -1,10 +1,12 @@
 /**
- * What MySQL remembers about one order's pushes: its outbox events and every delivery
- * attempt. Both queries read an index that starts with order_id
- * (order_events_by_order, push_attempts_by_order), so tracing an old order is cheap.
+ * What MySQL remembers about one order's pushes: its outbox events, each push's outcome
+ * (owed, delivered, dead-lettered) and every delivery attempt. Each query reads an index
+ * that starts with order_id (order_events_by_order, push_attempts_by_order) or the
+ * outcomes' primary key by the order's event ids, so tracing an old order is cheap — and
+ * none of it needs Redis.
  */
 import type { Knex } from 'knex';
-import { ATTEMPTS_TABLE, OUTBOX_TABLE } from '../db/migration-context.js';
+import { ATTEMPTS_TABLE, OUTBOX_TABLE, OUTCOMES_TABLE } from '../db/migration-context.js';
 
 export interface EventRow {
   eventId: string;
@@ -89,6 +91,51 @@ export async function readPushAttempts(knex: Knex, orderId: string): Promise<Att
     error: row.error === null ? null : String(row.error),
     durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
     attemptedAt: isoTime(row.attempted_at) ?? '',
+  }));
+}
+
+/** A push's row in push_outcomes: handed off, and settled once it has an outcome. */
+export interface OutcomeRow {
+  eventId: string;
+  idempotencyKey: string;
+  scenario: string;
+  recipientRole: string;
+  recipientId: string | null;
+  channel: string;
+  handedOffAt: string;
+  /** null while the push is owed. */
+  outcome: 'delivered' | 'dead_letter' | null;
+  attempts: number | null;
+  singerStatus: number | null;
+  reason: string | null;
+  settledAt: string | null;
+}
+
+/** The outcomes of these events' pushes; [] when push_outcomes does not exist yet. */
+export async function readPushOutcomes(knex: Knex, eventIds: string[]): Promise<OutcomeRow[]> {
+  if (eventIds.length === 0) return [];
+  let rows: Array<Record<string, unknown>>;
+  try {
+    rows = (await knex(OUTCOMES_TABLE)
+      .whereIn('event_id', eventIds)
+      .orderBy(['event_id', 'scenario'])) as Array<Record<string, unknown>>;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ER_NO_SUCH_TABLE') return [];
+    throw err;
+  }
+  return rows.map((row) => ({
+    eventId: String(row.event_id),
+    idempotencyKey: String(row.idempotency_key),
+    scenario: String(row.scenario),
+    recipientRole: String(row.recipient_role),
+    recipientId: idOrNull(row.recipient_id),
+    channel: String(row.channel),
+    handedOffAt: isoTime(row.handed_off_at) ?? '',
+    outcome: (row.outcome ?? null) as OutcomeRow['outcome'],
+    attempts: row.attempts === null ? null : Number(row.attempts),
+    singerStatus: row.singer_status === null ? null : Number(row.singer_status),
+    reason: row.reason === null ? null : String(row.reason),
+    settledAt: isoTime(row.settled_at),
   }));
 }
 

@@ -5,7 +5,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { listDeadLetters, replayDeadLetters } from '../../src/delivery/dead-letter.js';
+import { replayDeadLetters } from '../../src/delivery/dead-letter.js';
+import { listDeadLetters } from '../../src/outcomes/dead-letter-rows.js';
 import { defaultScenarioFile } from '../../src/scenarios/catalog.js';
 import type { ReceivedPush } from '../../src/singer/stub-singer.js';
 import { startPipeline, type Pipeline, type PipelineOptions } from '../support/pipeline-harness.js';
@@ -70,7 +71,7 @@ describe('retries', () => {
     expect(requests.map((r) => r.status)).toEqual([503, 503, 200]);
     expectOneKeyThroughout(requests);
     expect(pipeline.singer.deliveredKeys()).toEqual(new Set([requests[0]?.idempotencyKey]));
-    expect(await listDeadLetters(pipeline.service.deadLetters)).toEqual([]);
+    expect(await listDeadLetters(pipeline.knex)).toEqual([]);
   });
 
   it('waits as long as Retry-After says before retrying a push Singer answered 429', async () => {
@@ -213,7 +214,7 @@ describe('the dead-letter queue', () => {
       expect(pipeline.requestsFor(other).map((r) => [r.body.scenario, r.status])).toEqual([
         ['SERVICE_COMPLETED', 200],
       ]);
-      expect(await listDeadLetters(pipeline.service.deadLetters)).toHaveLength(1);
+      expect(await listDeadLetters(pipeline.knex)).toHaveLength(1);
     });
   });
 
@@ -261,7 +262,7 @@ describe('the dead-letter queue', () => {
     expect(requests.map((r) => r.status)).toEqual([400, 200]);
     expectOneKeyThroughout(requests);
     expect(requests[1]?.idempotencyKey).toBe(letter.push.idempotencyKey);
-    expect(await listDeadLetters(pipeline.service.deadLetters)).toEqual([]);
+    expect(await listDeadLetters(pipeline.knex)).toEqual([]);
   });
 });
 
@@ -274,7 +275,11 @@ describe('push dlq (the CLI)', () => {
     await pipeline.waitForDeadLetters(1);
     await pipeline.waitUntilIdle();
     const [eventId] = await eventIdsOf(pipeline, orderId);
-    const env = { REDIS_URL: pipeline.config.redis.url, QUEUE_PREFIX: pipeline.queuePrefix };
+    const env = {
+      DATABASE_URL: pipeline.config.databaseUrl,
+      REDIS_URL: pipeline.config.redis.url,
+      QUEUE_PREFIX: pipeline.queuePrefix,
+    };
 
     const listed = await runCli(['dlq', 'list', '--json'], env);
     expect(listed.code).toBe(0);
@@ -298,7 +303,7 @@ describe('push dlq (the CLI)', () => {
     await vi.waitFor(
       async () => {
         expect(pipeline.requestsFor(orderId)).toHaveLength(2);
-        const again = await listDeadLetters(pipeline.service.deadLetters);
+        const again = await listDeadLetters(pipeline.knex);
         expect(again).toHaveLength(1);
         expect(again[0]?.push.idempotencyKey).toBe(letters[0]?.idempotencyKey);
       },

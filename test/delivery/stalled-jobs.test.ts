@@ -1,9 +1,12 @@
 // A push BullMQ failed by itself because its workers kept dying (maxStalledCount), whose
 // dead-lettering died too: the next worker to start finds it and dead-letters it, once.
-// Real BullMQ queues in Redis (one key prefix per test); the crash is the state it leaves.
+// Real BullMQ queues in Redis (one key prefix per test) and a real MySQL for the dead
+// letters; the crash is the state it leaves.
 import { Worker } from 'bullmq';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { listDeadLetters } from '../../src/delivery/dead-letter.js';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { DEFAULT_ORDER_COLUMNS, migrationContextOf } from '../../src/db/migration-context.js';
+import { migrateLatest } from '../../src/db/run-migrations.js';
 import { addTurns, currentTurn } from '../../src/delivery/order-turns.js';
 import {
   DELIVERY_QUEUE,
@@ -14,17 +17,42 @@ import {
 } from '../../src/delivery/queues.js';
 import { connectRedis, type RedisClient } from '../../src/redis/redis-connection.js';
 import { singleNodeRedis } from '../../src/redis/redis-settings.js';
-import { deadLetterStalledJobs } from '../../src/delivery/stalled-jobs.js';
+import { deadLetterStalledJobs, type StalledJobDeps } from '../../src/delivery/stalled-jobs.js';
+import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
+import { toOrderEvent, type OutboxRow } from '../../src/outbox/claim-batch.js';
+import { listDeadLetters } from '../../src/outcomes/dead-letter-rows.js';
+import { startOutcomeRecorder, type OutcomeRecorder } from '../../src/outcomes/outcome-recorder.js';
 import { loadScenarioCatalog } from '../../src/scenarios/catalog.js';
 import { matchEvent } from '../../src/scenarios/match-event.js';
 import type { PushJob } from '../../src/scenarios/types.js';
-import { sampleEvent } from '../support/sample-event.js';
-import { deleteQueueKeys, testQueuePrefix, testRedisUrl } from '../support/test-database.js';
+import {
+  createTestDatabase,
+  deleteQueueKeys,
+  testQueuePrefix,
+  testRedisUrl,
+  type TestDatabase,
+} from '../support/test-database.js';
 
+let db: TestDatabase;
 let prefix: string;
 let redis: RedisClient;
 let deliveries: DeliveryQueue;
 let deadLetters: DeadLetterQueue;
+let outcomes: OutcomeRecorder;
+let deps: StalledJobDeps;
+
+beforeAll(async () => {
+  db = await createTestDatabase('stalled-jobs');
+  await createOrderServiceTables(db.knex);
+  await migrateLatest(
+    db.knex,
+    migrationContextOf({ ordersTable: 'orders', orderColumns: DEFAULT_ORDER_COLUMNS }),
+  );
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
 
 beforeEach(() => {
   prefix = testQueuePrefix('stalled-jobs');
@@ -35,18 +63,32 @@ beforeEach(() => {
     failedJobRetentionS: 3600,
   });
   deadLetters = openDeadLetterQueue(redis, prefix);
+  outcomes = startOutcomeRecorder(db.knex, pino({ level: 'silent' }));
+  deps = { deliveries, deadLetters, turns: redis, prefix, outcomes };
 });
 
 afterEach(async () => {
+  await outcomes.stop();
   await deliveries.close();
   await deadLetters.close();
   redis.disconnect();
   await deleteQueueKeys(testRedisUrl(), prefix);
 });
 
-function pushFor(eventId: string): PushJob {
-  const event = { ...sampleEvent('AWAITING_SERVICE', 'IN_SERVICE'), eventId };
-  const [push] = matchEvent(event, loadScenarioCatalog()).pushes;
+/** The push of an outbox event the order service recorded: a service that started. */
+async function pushFor(eventId: string): Promise<PushJob> {
+  const row = {
+    id: eventId,
+    order_id: 123,
+    patient_id: 98,
+    nurse_id: 7,
+    from_status: 'AWAITING_SERVICE',
+    to_status: 'IN_SERVICE',
+  };
+  await db.knex('order_events').insert(row);
+  const [stored] = (await db.knex('order_events').where({ id: eventId })) as OutboxRow[];
+  if (!stored) throw new Error(`event ${eventId} was not stored`);
+  const [push] = matchEvent(toOrderEvent(stored), loadScenarioCatalog()).pushes;
   if (!push) throw new Error('the sample event fires no push');
   return push;
 }
@@ -67,27 +109,29 @@ async function failAs(push: PushJob, reason: string): Promise<void> {
 }
 
 it('dead-letters a push whose workers kept dying, ends its turn, and does so once', async () => {
-  const push = pushFor('1001');
+  const push = await pushFor('1001');
   await failAs(push, 'job stalled more than allowable limit');
-  const deps = { deliveries, deadLetters, turns: redis, prefix };
 
   expect(await deadLetterStalledJobs(deps)).toBe(1);
 
-  const letters = await listDeadLetters(deadLetters);
+  const letters = await listDeadLetters(db.knex);
   expect(letters).toHaveLength(1);
   expect(letters[0]?.push).toEqual(push);
   expect(letters[0]?.reason).toMatch(/worker died while delivering it/);
+  expect((await deadLetters.getJob(push.idempotencyKey))?.data.push).toEqual(push);
   // The order's next push is not held up behind it.
   expect(await currentTurn(redis, prefix, push.event.orderId)).toBeUndefined();
 
   // A second worker starting finds nothing left to do.
   expect(await deadLetterStalledJobs(deps)).toBe(0);
-  expect(await listDeadLetters(deadLetters)).toHaveLength(1);
+  expect(await listDeadLetters(db.knex)).toHaveLength(1);
 });
 
 it('leaves alone pushes that failed for any other reason', async () => {
-  await failAs(pushFor('1002'), 'Singer refused it: 400 Bad Request');
+  const push = await pushFor('1002');
+  await failAs(push, 'Singer refused it: 400 Bad Request');
 
-  expect(await deadLetterStalledJobs({ deliveries, deadLetters, turns: redis, prefix })).toBe(0);
-  expect(await listDeadLetters(deadLetters)).toHaveLength(0);
+  expect(await deadLetterStalledJobs(deps)).toBe(0);
+  const letters = await listDeadLetters(db.knex);
+  expect(letters.filter((l) => l.push.idempotencyKey === push.idempotencyKey)).toEqual([]);
 });

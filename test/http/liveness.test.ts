@@ -90,4 +90,22 @@ describe('the in-flight watch of deliveries', () => {
     finish();
     await delivery;
   });
+
+  it('does not count time spent waiting for MySQL to take an outcome either, until both are back', async () => {
+    const clock = fakeClock();
+    const watch = inFlightWatch(10_000, clock.now);
+    let finish!: () => void;
+    const delivery = watch.track(() => new Promise<void>((resolve) => (finish = resolve)));
+    watch.dependencyLost('mysql');
+    watch.dependencyLost('redis');
+    clock.advance(60_000);
+    watch.dependencyBack('redis');
+    clock.advance(60_000);
+    expect(watch.stale()).toBeUndefined(); // MySQL still away
+    watch.dependencyBack('mysql');
+    clock.advance(10_001);
+    expect(watch.stale()).toMatch(/run for 10\.0 s/);
+    finish();
+    await delivery;
+  });
 });

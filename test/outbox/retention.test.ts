@@ -31,6 +31,7 @@ describe('outbox and trace retention', () => {
   beforeEach(async () => {
     await knex('order_events').delete();
     await knex('push_attempts').delete();
+    await knex('push_outcomes').delete();
   });
 
   const hoursAgo = (hours: number) => new Date(Date.now() - hours * HOUR_MS);
@@ -97,7 +98,7 @@ describe('outbox and trace retention', () => {
     const counts = await deleteExpired(knex, hoursAgo(168), 2, { pauseMs: 1 });
     knex.off('query', onQuery);
 
-    expect(counts).toEqual({ events: 5, attempts: 3, batches: 5 });
+    expect(counts).toEqual({ events: 5, attempts: 3, outcomes: 0, batches: 5 });
     // 5 events in batches of 2, then 3 trace rows.
     expect(rowsPerDelete).toEqual([2, 2, 1, 2, 1]);
     expect(await remaining()).toEqual({ oldUnclaimed: 3, handedOff: 4, attempts: 2 });
@@ -109,6 +110,7 @@ describe('outbox and trace retention', () => {
     expect(await deleteExpired(knex, hoursAgo(168), 1000, { pauseMs: 1 })).toEqual({
       events: 0,
       attempts: 0,
+      outcomes: 0,
       batches: 0,
     });
   });
@@ -137,6 +139,87 @@ describe('outbox and trace retention', () => {
       await loop.stop();
     }
     await loop.stop(); // idempotent
+  });
+
+  /** An old, handed-off event with pushes in these states (null: owed); returns its id. */
+  async function eventWithPushes(
+    outcomes: Array<'delivered' | 'dead_letter' | null>,
+    settledHoursAgo = 240,
+  ): Promise<string> {
+    const [id] = (await knex('order_events').insert({
+      order_id: 2_000,
+      patient_id: 98,
+      nurse_id: 7,
+      from_status: 'IN_SERVICE',
+      to_status: 'SERVICE_DONE',
+      created_at: hoursAgo(250),
+      handed_off_at: hoursAgo(240),
+    })) as number[];
+    await knex('push_outcomes').insert(
+      outcomes.map((outcome, i) => ({
+        event_id: id,
+        scenario: `SCENARIO_${i}`,
+        idempotency_key: `evt-${id}-SCENARIO_${i}`,
+        order_id: 2_000,
+        recipient_role: 'patient',
+        recipient_id: '98',
+        channel: 'wechat',
+        handed_off_at: hoursAgo(240),
+        outcome,
+        settled_at: outcome === null ? null : hoursAgo(settledHoursAgo),
+      })),
+    );
+    return String(id);
+  }
+
+  async function eventIds(): Promise<string[]> {
+    return ((await knex('order_events').select('id').orderBy('id')) as Array<{ id: unknown }>).map(
+      (row) => String(row.id),
+    );
+  }
+
+  async function outcomesLeft(): Promise<string[]> {
+    const rows = (await knex('push_outcomes')
+      .select('idempotency_key', 'outcome')
+      .orderBy(['event_id', 'scenario'])) as Array<{ idempotency_key: string; outcome: string }>;
+    return rows.map((row) => `${row.idempotency_key}:${row.outcome ?? 'owed'}`);
+  }
+
+  it('keeps every event with a push still owed or dead-lettered, however old, and the evidence of those pushes', async () => {
+    // Written oldest first, so that with batches of 2 the rows that must stay come first
+    // and the pass has to look past them.
+    const owed = await eventWithPushes([null]);
+    const halfDone = await eventWithPushes(['delivered', null]);
+    const dead = await eventWithPushes(['dead_letter']);
+    await eventWithPushes(['delivered', 'delivered']); // all delivered: goes
+    const latelyDelivered = await eventWithPushes(['delivered'], 1);
+    await insertEvents(2, 250, 240); // matched no scenario: no pushes at all
+
+    const counts = await deleteExpired(knex, hoursAgo(168), 2, { pauseMs: 1 });
+
+    expect(await eventIds()).toEqual([owed, halfDone, dead]);
+    expect(await outcomesLeft()).toEqual([
+      `evt-${owed}-SCENARIO_0:owed`,
+      `evt-${halfDone}-SCENARIO_1:owed`,
+      `evt-${dead}-SCENARIO_0:dead_letter`,
+      // Handed off long ago but delivered an hour ago: its outcome keeps its retention.
+      `evt-${latelyDelivered}-SCENARIO_0:delivered`,
+    ]);
+    expect(counts).toMatchObject({ events: 4, outcomes: 3 });
+  });
+
+  it('deletes an event once its last owed push is delivered, at the next pass', async () => {
+    const id = await eventWithPushes([null]);
+    await deleteExpired(knex, hoursAgo(168), 100, { pauseMs: 1 });
+    expect(await eventIds()).toEqual([id]);
+
+    await knex('push_outcomes')
+      .where({ event_id: id })
+      .update({ outcome: 'delivered', settled_at: hoursAgo(200) });
+    await deleteExpired(knex, hoursAgo(168), 100, { pauseMs: 1 });
+
+    expect(await eventIds()).toEqual([]);
+    expect(await outcomesLeft()).toEqual([]);
   });
 
   it('OUTBOX_RETENTION_HOURS=0 keeps everything', async () => {

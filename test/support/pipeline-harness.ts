@@ -7,11 +7,8 @@ import type { Knex } from 'knex';
 import { loadConfig, type Config } from '../../src/config.js';
 import { migrationContextOf } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
-import {
-  listDeadLetters,
-  type DeadLetter,
-  type ReplayDeps,
-} from '../../src/delivery/dead-letter.js';
+import type { ReplayDeps } from '../../src/delivery/dead-letter.js';
+import { listDeadLetters, type DeadLetter } from '../../src/outcomes/dead-letter-rows.js';
 import {
   createOrderServiceTables,
   insertSampleNurses,
@@ -85,7 +82,7 @@ export interface Pipeline {
   deliveredPushes(filter?: { orderId?: number }): ReceivedPush[];
   /** Every request Singer received for an order (any answer), in the order answered. */
   requestsFor(orderId: number): ReceivedPush[];
-  /** Resolves once the dead-letter queue holds at least `count` pushes. */
+  /** Resolves once MySQL holds at least `count` dead letters. */
   waitForDeadLetters(count: number, timeoutMs?: number): Promise<DeadLetter[]>;
   /**
    * Resolves once nothing is in flight: every outbox row is handed off, and no delivery job
@@ -210,11 +207,11 @@ export async function startPipeline(
         let last: DeadLetter[] = [];
         return eventually(
           async () => {
-            last = await listDeadLetters(service.deadLetters);
+            last = await listDeadLetters(knex);
             return last.length >= count ? last : undefined;
           },
           timeoutMs,
-          () => `the dead-letter queue holds ${last.length} of ${count} pushes`,
+          () => `MySQL holds ${last.length} of ${count} dead letters`,
         );
       },
 
@@ -252,6 +249,7 @@ export async function startPipeline(
       replayDeps() {
         replayRedis ??= connectRedis(config.redis, 'blocking');
         return {
+          knex,
           redis: replayRedis,
           prefix: queuePrefix,
           deliveries: service.deliveries,
