@@ -156,6 +156,7 @@ describe('push migrate --print-sql', () => {
       'CREATE TABLE IF NOT EXISTS `order_events` (',
       `CREATE TRIGGER \`${TRIGGER_NAME}\` AFTER UPDATE ON \`orders\` FOR EACH ROW`,
       'CREATE TABLE IF NOT EXISTS `push_attempts` (',
+      'CREATE TABLE IF NOT EXISTS `push_outcomes` (',
     ]);
 
     const since = await now();
@@ -164,7 +165,7 @@ describe('push migrate --print-sql', () => {
 
     // The server's own view of what it was told to create.
     const creates = printed.filter((sql) => /CREATE TABLE/.test(sql));
-    expect(await serverColumns(['order_events', 'push_attempts'])).toEqual(
+    expect(await serverColumns(['order_events', 'push_attempts', 'push_outcomes'])).toEqual(
       creates.flatMap(columnsOfCreateTable).sort((a, b) => a.table.localeCompare(b.table)),
     );
     const [[trigger]] = (await asRoot<
@@ -237,6 +238,7 @@ describe('push migrate --down', () => {
     const printed = statementsOf(script);
     expect(printed).toEqual([
       'SET SESSION lock_wait_timeout = 2',
+      'DROP TABLE IF EXISTS `push_outcomes`',
       'DROP TABLE IF EXISTS `push_attempts`',
       `DROP TRIGGER IF EXISTS \`${TRIGGER_NAME}\``,
       'DROP TABLE IF EXISTS `order_events`',
@@ -246,6 +248,6 @@ describe('push migrate --down', () => {
     const forced = await push(['migrate', '--down', '--force']);
     expect(forced).toContain('dropped 2 unfinished event(s) (--force)');
     sameStatements(printed, await changesSentSince(since));
-    expect(await serverColumns(['order_events', 'push_attempts'])).toEqual([]);
+    expect(await serverColumns(['order_events', 'push_attempts', 'push_outcomes'])).toEqual([]);
   });
 });
