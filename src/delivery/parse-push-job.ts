@@ -15,15 +15,17 @@ const eventId = z.string().regex(/^\d+$/, 'must be a decimal id');
 const orderServiceId = z.string().regex(/^-?\d+$/, 'must be a decimal id');
 const nullableId = orderServiceId.nullable();
 
+// At most what push_outcomes holds: an outcome that cannot be written would hold up the
+// writes of every other (the worker retries a batch until MySQL takes it).
 const pushJobSchema = z.object({
-  idempotencyKey: z.string().min(1),
-  scenario: z.string().min(1),
+  idempotencyKey: z.string().min(1).max(100),
+  scenario: z.string().min(1).max(64),
   channel: z.enum(['wechat', 'app']),
   recipient: z.union([
     z.object({ role: z.literal('nurse'), pool: z.literal(true) }),
     z.object({
       role: z.enum(['patient', 'nurse']),
-      id: z.string().nullable(),
+      id: z.string().max(32).nullable(),
       pool: z.literal(false).optional(),
     }),
   ]),

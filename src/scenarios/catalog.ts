@@ -59,8 +59,12 @@ const conditionSchema = z.strictObject({
 
 const scenarioSchema = z.strictObject({
   number: z.number().int().positive(),
-  // The key ends up in BullMQ job ids (`evt-<eventId>-<KEY>`), which must not contain ':'.
-  key: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be UPPER_SNAKE_CASE'),
+  // The key ends up in BullMQ job ids (`evt-<eventId>-<KEY>`), which must not contain ':',
+  // and in push_outcomes (VARCHAR(64); the key, 100 with the event id).
+  key: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]*$/, 'must be UPPER_SNAKE_CASE')
+    .max(64, 'must be at most 64 characters'),
   /** The 场景 name; Singer's `operate` field and the operations log line. */
   operate: z.string().min(1),
   /** Alternatives: the scenario fires when any one holds. */
