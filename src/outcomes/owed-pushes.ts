@@ -114,8 +114,8 @@ export async function markHandedOffAgain(
 
 /**
  * What a scrape costs is bounded: each count reads at most COUNT_CAP entries of
- * push_outcomes_by_state (≈ 20 ms at the cap on the 2-core test machine), and reports the
- * cap itself when there are more.
+ * push_outcomes_by_state (15 ms at the cap, measured on MariaDB 10.11 on the 2-core test
+ * machine), and reports the cap itself when there are more.
  */
 export const COUNT_CAP = 100_000;
 
