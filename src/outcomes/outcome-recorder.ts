@@ -21,7 +21,13 @@ import type { Logger } from 'pino';
 import { OUTCOMES_TABLE } from '../db/migration-context.js';
 import { sleep } from '../sleep.js';
 import type { PushJob } from '../scenarios/types.js';
-import { byPrimaryKey, identityOf, type Outcome, type PushIdentity } from './outcome-rows.js';
+import {
+  byPrimaryKey,
+  IDENTITY_COLUMNS,
+  identityOf,
+  type Outcome,
+  type PushIdentity,
+} from './outcome-rows.js';
 
 export interface SettledPush {
   push: PushJob;
@@ -66,13 +72,7 @@ type OutcomeRow = PushIdentity & {
 // ON DUPLICATE KEY UPDATE left to right and the others must still see the old outcome.
 const SETTLED_COLUMNS = ['attempts', 'singer_status', 'reason', 'singer_body'] as const;
 const INSERT_COLUMNS = [
-  'event_id',
-  'scenario',
-  'idempotency_key',
-  'order_id',
-  'recipient_role',
-  'recipient_id',
-  'channel',
+  ...IDENTITY_COLUMNS,
   ...SETTLED_COLUMNS,
   'outcome',
 ] as const satisfies ReadonlyArray<keyof OutcomeRow>;

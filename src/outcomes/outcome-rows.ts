@@ -24,7 +24,8 @@ export interface PushIdentity {
   channel: Channel;
 }
 
-const IDENTITY_COLUMNS = [
+/** Who a push is for and under which key: the columns the poller writes when it hands off. */
+export const IDENTITY_COLUMNS = [
   'event_id',
   'scenario',
   'idempotency_key',

@@ -69,15 +69,9 @@ export async function readOrderEvents(knex: Knex, orderId: string): Promise<Even
 
 /** Every attempt for the order, oldest first; [] when push_attempts does not exist yet. */
 export async function readPushAttempts(knex: Knex, orderId: string): Promise<AttemptRow[]> {
-  let rows: Array<Record<string, unknown>>;
-  try {
-    rows = (await knex(ATTEMPTS_TABLE).where('order_id', orderId).orderBy('id')) as Array<
-      Record<string, unknown>
-    >;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ER_NO_SUCH_TABLE') return [];
-    throw err;
-  }
+  const rows = await rowsUnlessMissing(
+    knex(ATTEMPTS_TABLE).where('order_id', orderId).orderBy('id'),
+  );
   return rows.map((row) => ({
     eventId: String(row.event_id),
     idempotencyKey: String(row.idempotency_key),
@@ -114,15 +108,9 @@ export interface OutcomeRow {
 /** The outcomes of these events' pushes; [] when push_outcomes does not exist yet. */
 export async function readPushOutcomes(knex: Knex, eventIds: string[]): Promise<OutcomeRow[]> {
   if (eventIds.length === 0) return [];
-  let rows: Array<Record<string, unknown>>;
-  try {
-    rows = (await knex(OUTCOMES_TABLE)
-      .whereIn('event_id', eventIds)
-      .orderBy(['event_id', 'scenario'])) as Array<Record<string, unknown>>;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ER_NO_SUCH_TABLE') return [];
-    throw err;
-  }
+  const rows = await rowsUnlessMissing(
+    knex(OUTCOMES_TABLE).whereIn('event_id', eventIds).orderBy(['event_id', 'scenario']),
+  );
   return rows.map((row) => ({
     eventId: String(row.event_id),
     idempotencyKey: String(row.idempotency_key),
@@ -147,4 +135,16 @@ function isoTime(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   const date = value instanceof Date ? value : new Date(String(value));
   return Number.isNaN(date.getTime()) ? String(value) : date.toISOString();
+}
+
+/** The query's rows; none when its table does not exist yet (a database push never migrated). */
+async function rowsUnlessMissing(
+  query: Knex.QueryBuilder,
+): Promise<Array<Record<string, unknown>>> {
+  try {
+    return (await query) as Array<Record<string, unknown>>;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ER_NO_SUCH_TABLE') return [];
+    throw err;
+  }
 }
