@@ -21,11 +21,22 @@ import {
 import { planCopiedColumns } from '../src/db/copied-columns.js';
 import { TRIGGER_NAME, triggerSql } from '../src/db/order-trigger.js';
 import { readerOf } from '../src/db/schema-session.js';
+import {
+  appUrlOf,
+  createAppAccountSql,
+  dropAppAccountSql,
+  newAppAccount,
+} from '../test/support/app-account.js';
 
 export interface BenchDatabase {
   name: string;
-  /** mysql://…/<name>, for DATABASE_URL. */
+  /** mysql://root@…/<name>: the order service's load and the benchmark's own setup. */
   url: string;
+  /**
+   * The product's DATABASE_URL: a passworded least-privilege account with exactly the
+   * README's grants on this database (test/support/app-account.ts, the tests' one owner).
+   */
+  appUrl: string;
   knex: Knex;
   drop(): Promise<void>;
 }
@@ -47,9 +58,11 @@ export const PUSH_WORTHY_CHANGE = `status = CASE status
 
 export async function createBenchDatabase(serverUrl: string, name: string): Promise<BenchDatabase> {
   const admin = connectDatabase(serverUrl, 1);
+  const account = newAppAccount();
   try {
     await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
     await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    for (const sql of createAppAccountSql(account, name)) await admin.raw(sql);
   } finally {
     await admin.destroy();
   }
@@ -62,9 +75,11 @@ export async function createBenchDatabase(serverUrl: string, name: string): Prom
   return {
     name,
     url: url.toString(),
+    appUrl: appUrlOf(serverUrl, account, name),
     knex,
     async drop() {
       await knex.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+      await knex.raw(dropAppAccountSql(account));
       await knex.destroy();
     },
   };

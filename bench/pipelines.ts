@@ -1,11 +1,14 @@
 /**
- * The two pipelines the benchmark puts side by side, started the same way:
+ * The pipelines the benchmark puts side by side, started the same way:
  *   push    — the product: trigger → outbox → poller → BullMQ → worker → Singer
  *             (one `push start` process, all roles: the default deployment);
  *   push-2p — the same product as two processes, ROLES=poller,http and ROLES=worker
  *             (README "Scaling out"): as many processes as the binlog peer runs;
  *   binlog  — the peer: binlog → zongji reader (binlog-reader-child.ts) → the same BullMQ
- *             queue → the product's own worker (`push start` with ROLES=worker,http).
+ *             queue → the product's own worker (`push start` with ROLES=worker,http);
+ *   floor   — the least a polling outbox costs (floor-child.ts): the same trigger and claim,
+ *             a POST per row straight to Singer, the rows deleted; every figure of push is
+ *             also printed as a ratio to it.
  * Both deliver to the same stand-in Singer; "the product's CPU" is every process a
  * pipeline runs.
  */
@@ -13,11 +16,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import type { BinlogPeerSettings } from './binlog-reader-child.js';
+import type { FloorSettings } from './floor-child.js';
 import { startProduct, type ProductProcess } from './product-process.js';
 import { totalCpuMs } from './process-cpu.js';
 import { raisePriority } from './priority.js';
 
-export type PipelineName = 'push' | 'push-2p' | 'binlog';
+export type PipelineName = 'push' | 'push-2p' | 'binlog' | 'floor';
 
 /** The pipelines that read the outbox (and so need the trigger). */
 export function usesOutbox(pipeline: PipelineName): boolean {
@@ -63,12 +67,22 @@ export async function startPipeline(
       env: { ...ctx.productEnv, ...(roles ? { ROLES: roles } : {}) },
     });
   if (name === 'push') return fromProcesses([await start(undefined)]);
+  if (name === 'floor') {
+    const floor = forkChild('./floor-child.js', 'BENCH_FLOOR', {
+      databaseUrl: ctx.databaseUrl,
+      singerUrl: ctx.singerUrl,
+      batchSize: Number(ctx.productEnv.POLL_BATCH_SIZE ?? 500),
+      pollIntervalMs: Number(ctx.productEnv.POLL_INTERVAL_MS ?? 5),
+      concurrency: Number(ctx.productEnv.WORKER_CONCURRENCY ?? 64),
+    } satisfies FloorSettings);
+    return fromProcesses([], floor);
+  }
   if (name === 'push-2p')
     return fromProcesses([await start('poller,http'), await start('worker,http')]);
   const product = await start('worker,http');
   if (!ctx.binlog)
     throw new Error('the binlog peer needs the replication account and a start position');
-  const reader = forkReader({
+  const reader = forkChild('./binlog-reader-child.js', 'BENCH_PEER', {
     host: ctx.binlog.host,
     port: ctx.binlog.port,
     user: ctx.binlog.user,
@@ -77,11 +91,11 @@ export async function startPipeline(
     redisUrl: ctx.redisUrl,
     queuePrefix: ctx.queuePrefix,
     start: ctx.binlog.start,
-  });
+  } satisfies BinlogPeerSettings);
   return fromProcesses([product], reader);
 }
 
-function fromProcesses(products: ProductProcess[], reader?: Reader): RunningPipeline {
+function fromProcesses(products: ProductProcess[], reader?: Child): RunningPipeline {
   const pids = [...products.map((p) => p.pid), ...(reader ? [reader.pid] : [])];
   return {
     pids,
@@ -95,24 +109,21 @@ function fromProcesses(products: ProductProcess[], reader?: Reader): RunningPipe
   };
 }
 
-interface Reader {
+/** A benchmark-only process (the peer's reader, the floor), forked with its settings. */
+interface Child {
   pid: number;
   ready: Promise<void>;
   stop(): Promise<void>;
 }
 
-function forkReader(settings: BinlogPeerSettings): Reader {
-  const child: ChildProcess = fork(
-    fileURLToPath(new URL('./binlog-reader-child.js', import.meta.url)),
-    [],
-    {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BENCH_PEER: JSON.stringify(settings) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: process.env.BENCH_CPU_PROF
-        ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF]
-        : [],
-    },
-  );
+function forkChild(file: string, envName: string, settings: object): Child {
+  const child: ChildProcess = fork(fileURLToPath(new URL(file, import.meta.url)), [], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', [envName]: JSON.stringify(settings) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: process.env.BENCH_CPU_PROF
+      ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF]
+      : [],
+  });
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -122,7 +133,7 @@ function forkReader(settings: BinlogPeerSettings): Reader {
       raisePriority(child.pid!);
       resolve();
     });
-    void exited.then(() => reject(new Error('binlog peer reader exited before it was ready')));
+    void exited.then(() => reject(new Error(`${file} exited before it was ready`)));
   });
   return {
     pid: child.pid!,

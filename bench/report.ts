@@ -148,7 +148,10 @@ export function formatReport(report: BenchReport): string {
         `${format(l.p95Ms)} ms`,
         `${format(l.p99Ms)} ms`,
         `${format(l.maxMs)} ms`,
-        l.pipeline !== 'binlog' ? `${format(l.handOffP50Ms)}/${format(l.handOffP99Ms)} ms` : 'n/a',
+        // Only push stamps handed_off_at; only the outbox pipelines have a lag.
+        l.pipeline.startsWith('push')
+          ? `${format(l.handOffP50Ms)}/${format(l.handOffP99Ms)} ms`
+          : 'n/a',
         l.pipeline !== 'binlog'
           ? `${format(l.outboxLagP50Ms)}/${format(l.outboxLagMaxMs)} ms`
           : 'n/a',
@@ -195,7 +198,64 @@ export function formatReport(report: BenchReport): string {
       '',
     );
   }
-  lines.push('Targets (issue 5)');
+  if (summary.againstFloor.length > 0) {
+    const x = (v: number | undefined) => (v === undefined ? '—' : `${format(v)}×`);
+    const us = (v: number | undefined) => (v === undefined ? '—' : format(v));
+    lines.push(
+      '6. Against the floor (claim → POST → DELETE, bench/floor-child.ts), same run: pipeline ÷ floor',
+    );
+    table(
+      [
+        'pipeline',
+        'drain rate',
+        'CPU/push, drain (µs; ÷ floor)',
+        'CPU/push, 500/s (µs; ÷ floor)',
+        'p50, 500/s',
+        'p99, 500/s',
+      ],
+      [
+        ...summary.againstFloor.map((f) => [
+          f.pipeline,
+          x(f.drainRate),
+          `${us(f.drainCpuUsPerPush)}; ${x(f.drainCpu)}`,
+          `${us(f.steadyCpuUsPerPush)}; ${x(f.steadyCpu)}`,
+          x(f.p50),
+          x(f.p99),
+        ]),
+      ],
+    );
+    lines.push('  CPU per push: product + MariaDB + Redis.', '');
+  }
+  if (summary.idle.length > 0) {
+    lines.push(
+      `7. Idle: no traffic for ${options.idleSeconds} s; then first pushes, each after ${options.silenceSeconds} s of silence`,
+    );
+    table(
+      [
+        'pipeline',
+        'CPU, % of a core',
+        'queries/s to MariaDB',
+        'MariaDB CPU',
+        'Redis CPU',
+        'first push p50',
+        'p99',
+        'max',
+        'trials',
+      ],
+      summary.idle.map((f) => [
+        f.pipeline,
+        `${format(f.cpuPercent)}%`,
+        format(f.queriesPerSecond),
+        `${format(f.dbCpuPercent)}%`,
+        `${format(f.redisCpuPercent)}%`,
+        `${format(f.firstPushP50Ms)} ms`,
+        `${format(f.firstPushP99Ms)} ms`,
+        `${format(f.firstPushMaxMs)} ms`,
+        String(f.trials),
+      ]),
+    );
+  }
+  lines.push('Targets (issues 5 and 14)');
   table(
     ['what', 'target', 'measured', 'verdict'],
     summary.targets.map((t) => [

@@ -12,10 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
 import { createBenchDatabase } from './bench-database.js';
 import { measureDrain, type DrainRun } from './drain.js';
+import { measureIdle, type IdleRun } from './idle.js';
 import { measureLatency, type LatencyRun } from './latency.js';
 import { describeMachine, describeServer, type ServerInfo } from './machine-info.js';
 import type { MeasureSetup } from './measure-setup.js';
-import { parseOptions } from './options.js';
+import { parseOptions, USAGE } from './options.js';
 import type { PipelineName } from './pipelines.js';
 import { startPrivateMariaDb } from './private-mariadb.js';
 import { startPrivateRedis } from './private-redis.js';
@@ -29,6 +30,10 @@ import { measureTriggerCost, type TriggerCostRun } from './trigger-cost.js';
 const PRIVATE = 'private (binlog on)';
 const SHARED = 'shared (binlog off)';
 
+if (process.argv.includes('--help')) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const options = parseOptions(process.argv.slice(2));
 const sharedRedisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const sharedServerUrl = process.env.BENCH_SHARED_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/';
@@ -41,6 +46,7 @@ const cleanups: Array<() => Promise<unknown>> = [];
 const triggerRuns: Array<TriggerCostRun & { server: string }> = [];
 const drainRuns: DrainRun[] = [];
 const latencyRuns: LatencyRun[] = [];
+const idleRuns: IdleRun[] = [];
 const servers: ServerInfo[] = [];
 
 try {
@@ -96,8 +102,10 @@ try {
     'push',
     ...(options.parts.has('split') ? (['push-2p'] as const) : []),
     ...(options.parts.has('peer') ? (['binlog'] as const) : []),
+    ...(options.parts.has('floor') ? (['floor'] as const) : []),
   ];
-  if (options.parts.has('drain') || options.parts.has('latency')) {
+  const measured = ['drain', 'latency', 'idle'] as const;
+  if (measured.some((part) => options.parts.has(part))) {
     const db = await createBenchDatabase(mariadb.rootUrl, databaseName);
     cleanups.push(() => db.drop());
     const setup: MeasureSetup = {
@@ -107,7 +115,8 @@ try {
       serverPids: { mariadb: mariadb.pid, redis: privateRedis?.pid },
       privateRedisUrl: privateRedis?.url,
       context: (pipeline, binlogStart) => ({
-        databaseUrl: db.url,
+        // The product (and the floor) log in as the least-privilege account, as in production.
+        databaseUrl: db.appUrl,
         database: db.name,
         redisUrl,
         singerUrl: stub.url,
@@ -157,9 +166,34 @@ try {
         }
       }
     }
+    if (options.parts.has('idle')) {
+      // The quiet pipelines: push as deployed, and the floor's first pushes beside it.
+      const idlePipelines: PipelineName[] = ['push', 'floor'];
+      for (let run = 0; run < options.runs; run++) {
+        for (const pipeline of orderOf(run).filter((p) => idlePipelines.includes(p))) {
+          const result = await measureIdle(
+            pipeline,
+            {
+              idleSeconds: options.idleSeconds,
+              silenceSeconds: options.silenceSeconds,
+              trials: options.silenceTrials,
+            },
+            setup,
+          );
+          idleRuns.push(result);
+          progress(
+            `idle ${pipeline} run ${run + 1}: ${result.cpuPercent.toFixed(2)} % of a core, ` +
+              `${result.queriesPerSecond.toFixed(1)} queries/s, MariaDB ${result.dbCpuPercent.toFixed(2)} %, ` +
+              `Redis ${result.redisCpuPercent.toFixed(2)} %; first push after ${options.silenceSeconds} s: ` +
+              `p50 ${result.firstPushP50Ms.toFixed(1)} p99 ${result.firstPushP99Ms.toFixed(1)} ` +
+              `max ${result.firstPushMaxMs.toFixed(1)} ms`,
+          );
+        }
+      }
+    }
   }
 
-  const summary = summarize(triggerRuns, drainRuns, latencyRuns, PRIVATE);
+  const summary = summarize(triggerRuns, drainRuns, latencyRuns, idleRuns, PRIVATE);
   const report: BenchReport = {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -173,7 +207,7 @@ try {
     },
     servers,
     summary,
-    runs: { triggerCost: triggerRuns, drain: drainRuns, latency: latencyRuns },
+    runs: { triggerCost: triggerRuns, drain: drainRuns, latency: latencyRuns, idle: idleRuns },
   };
   process.stdout.write(`\n${formatReport(report)}\n`);
   const file = await writeReport(report);

@@ -1,8 +1,16 @@
 /**
  * Runs → the figures of the report: the median of each figure over its runs, the ratios
- * between them, and each target of issue 5 with its verdict.
+ * between them, and each target of issues 5 and 14 with its verdict.
  */
+import {
+  againstFloor,
+  costTargets,
+  summarizeIdle,
+  type FloorRatio,
+  type IdleFigure,
+} from './cost-summary.js';
 import type { DrainRun } from './drain.js';
+import type { IdleRun } from './idle.js';
 import type { LatencyRun } from './latency.js';
 import type { PipelineName } from './pipelines.js';
 import { median, medianOf } from './stats.js';
@@ -82,6 +90,9 @@ export interface Summary {
   triggerCost: TriggerCostFigure[];
   drain: DrainFigure[];
   latency: LatencyFigure[];
+  idle: IdleFigure[];
+  /** Every pipeline's figures over the floor's of the same run. */
+  againstFloor: FloorRatio[];
   ratios: {
     drainOverUpdateRate?: number;
     drainPushOverBinlog?: number;
@@ -97,6 +108,7 @@ export function summarize(
   triggerRuns: Array<TriggerCostRun & { server: string }>,
   drainRuns: DrainRun[],
   latencyRuns: LatencyRun[],
+  idleRuns: IdleRun[],
   drainServer: string,
 ): Summary {
   const triggerCost: TriggerCostFigure[] = [];
@@ -284,7 +296,10 @@ export function summarize(
       (v) => v <= 2,
     );
   }
-  return { triggerCost, drain, latency, ratios, targets };
+  const idle = summarizeIdle(idleRuns);
+  const floor = againstFloor(drain, latency);
+  costTargets(idle, floor, add);
+  return { triggerCost, drain, latency, idle, againstFloor: floor, ratios, targets };
 }
 
 /** Three significant figures, thousands separated; enough for figures this noisy. */
