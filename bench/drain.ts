@@ -11,6 +11,7 @@ import { binlogPosition, startPipeline, usesOutbox, type PipelineName } from './
 import { processCpuMs } from './process-cpu.js';
 import { peakRssMiB } from './process-memory.js';
 import { redisCpuMs, type MeasureSetup } from './measure-setup.js';
+import { readMysqlStatus, statusPerPush, type MysqlStatus } from './mysql-status.js';
 import { perEvent, readCommandStats } from './redis-commands.js';
 
 export interface DrainRun {
@@ -31,6 +32,8 @@ export interface DrainRun {
   peakRssMiBByProcess: number[];
   /** Redis commands per event over the whole drain (the benchmark's own Redis only). */
   redisCommands?: ReturnType<typeof perEvent>;
+  /** MariaDB statements and row operations per push, from readiness to the end. */
+  mysqlPerPush: MysqlStatus;
 }
 
 export async function measureDrain(
@@ -55,6 +58,7 @@ export async function measureDrain(
   const running = await startPipeline(pipeline, ctx);
   try {
     await running.waitUntilReady();
+    const statusBefore = await readMysqlStatus(knex);
     const readyCount = await stub.count();
     const readyCpu = running.cpuMs();
     const readyDbCpu = processCpuMs(setup.serverPids.mariadb);
@@ -63,6 +67,7 @@ export async function measureDrain(
     const cpu = running.cpuMs() - readyCpu;
     const dbCpu = processCpuMs(setup.serverPids.mariadb) - readyDbCpu;
     const redisCpu = redisCpuMs(setup) - readyRedisCpu;
+    const statusAfter = await readMysqlStatus(knex);
     const receipts = await stub.receipts();
     const peakRssMiBByProcess = running.pids.map(peakRssMiB);
     const commandsAfter = setup.privateRedisUrl
@@ -88,6 +93,7 @@ export async function measureDrain(
         commandsBefore && commandsAfter
           ? perEvent(commandsBefore, commandsAfter, done.delivered)
           : undefined,
+      mysqlPerPush: statusPerPush(statusBefore, statusAfter, deliveredSinceReady),
     };
   } finally {
     await running.stop();

@@ -15,6 +15,8 @@ import { processCpuMs } from './process-cpu.js';
 import { peakRssMiB } from './process-memory.js';
 import { percentile, slope } from './stats.js';
 import { runSteadyLoad } from './steady-load.js';
+import { readMysqlStatus, statusPerPush, type MysqlStatus } from './mysql-status.js';
+import { perEvent, readCommandStats } from './redis-commands.js';
 import { redisCpuMs, type MeasureSetup } from './measure-setup.js';
 
 export interface LatencyRun {
@@ -48,6 +50,9 @@ export interface LatencyRun {
   dbCpuUsPerEvent: number;
   redisCpuUsPerEvent: number;
   maxScheduleSlipMs: number;
+  /** Redis commands and MariaDB statements / row operations per push over the load. */
+  redisCommands?: ReturnType<typeof perEvent>;
+  mysqlPerPush: MysqlStatus;
   /** The pipeline's CPU while idle after the run (polling and timers), % of one core. */
   idleCpuPercent: number;
   /** Each process's peak resident memory over its life (warm-up and load), MiB, in start order. */
@@ -83,6 +88,10 @@ export async function measureLatency(
     const samples: Array<{ at: number; lagMs: number; backlog: number; undelivered: number }> = [];
     let committed = 0;
     const loadFirstId = firstId + warmCount;
+    const statusBefore = await readMysqlStatus(knex);
+    const commandsBefore = setup.privateRedisUrl
+      ? await readCommandStats(setup.privateRedisUrl)
+      : undefined;
     const cpuBefore = running.cpuMs();
     const perPidBefore = running.pids.map((pid) => processCpuMs(pid));
     const dbCpuBefore = processCpuMs(setup.serverPids.mariadb);
@@ -113,6 +122,10 @@ export async function measureLatency(
     const perPid = running.pids.map((pid, i) => processCpuMs(pid) - perPidBefore[i]!);
     const dbCpu = processCpuMs(setup.serverPids.mariadb) - dbCpuBefore;
     const redisCpu = redisCpuMs(setup) - redisCpuBefore;
+    const statusAfter = await readMysqlStatus(knex);
+    const commandsAfter = setup.privateRedisUrl
+      ? await readCommandStats(setup.privateRedisUrl)
+      : undefined;
     const receipts = await stub.receipts();
     const peakRssMiBByProcess = running.pids.map(peakRssMiB);
     await sleep(1_000);
@@ -165,6 +178,11 @@ export async function measureLatency(
       maxScheduleSlipMs: load.maxScheduleSlipMs,
       idleCpuPercent,
       peakRssMiBByProcess,
+      redisCommands:
+        commandsBefore && commandsAfter
+          ? perEvent(commandsBefore, commandsAfter, receipts.orderIds.length)
+          : undefined,
+      mysqlPerPush: statusPerPush(statusBefore, statusAfter, receipts.orderIds.length),
     };
   } finally {
     await running.stop();
