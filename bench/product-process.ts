@@ -2,7 +2,9 @@
  * A product process under measurement: `node dist/src/cli.js start`, configured only through
  * its environment (SPEC §6), like production. Its CPU is read from /proc, apart from the
  * load generator's and the stand-in Singer's. With BENCH_CPU_PROF=<dir> in the bench's
- * environment it runs under --cpu-prof and leaves a .cpuprofile there when stopped.
+ * environment it runs under --cpu-prof and leaves a .cpuprofile there when stopped. With
+ * BENCH_PRODUCT_DIR=<dir> it runs the build in <dir> (a copy of the package with its dist/,
+ * scenarios/ and node_modules), so two builds can be measured alternately on one machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -37,7 +39,7 @@ export async function startProduct(settings: ProductSettings): Promise<ProductPr
     process.execPath,
     [
       ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
-      join(packageRoot, 'dist', 'src', 'cli.js'),
+      join(process.env.BENCH_PRODUCT_DIR ?? packageRoot, 'dist', 'src', 'cli.js'),
       'start',
     ],
     {

@@ -49,15 +49,27 @@ export function startAttemptRecorder(
     }
   }
 
+  // Armed only while something waits to be written: an idle worker sets no timer at all
+  // (a 250 ms interval was four wake-ups a second of a quiet process, issue 14).
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  function schedule(): void {
+    if (timer || stopped || buffer.length === 0) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void flush();
+    }, flushIntervalMs);
+    timer.unref();
+  }
+
   function flush(): Promise<void> {
     flushing ??= writeBuffered().finally(() => {
       flushing = undefined;
+      // Left over after a failed write, or recorded meanwhile: try again later.
+      schedule();
     });
     return flushing;
   }
-
-  const timer = setInterval(() => void flush(), flushIntervalMs);
-  timer.unref();
 
   return {
     record(outcome) {
@@ -68,10 +80,12 @@ export function startAttemptRecorder(
         logger.warn({ dropped }, 'delivery trace buffer full: dropped the oldest attempts');
       }
       if (buffer.length >= maxBatch) void flush();
+      else schedule();
     },
     flush,
     async stop() {
-      clearInterval(timer);
+      stopped = true;
+      clearTimeout(timer);
       await flushing;
       await flush();
     },

@@ -61,8 +61,10 @@ const OUTCOME_LABEL: Record<AttemptOutcome['outcome'], string> = {
 export function createMetrics(deps: MetricsDeps): PushMetrics {
   const registry = new Registry();
   // No prefix: process_cpu_seconds_total, nodejs_eventloop_lag_seconds, … as stock Node
-  // dashboards expect them.
-  collectDefaultMetrics({ register: registry });
+  // dashboards expect them. The event-loop delay monitor samples every 100 ms instead of
+  // prom-client's 10 ms: each sample wakes the process, and 100 wake-ups a second were a
+  // large share of an idle `push start`'s CPU (docs/BENCHMARKS.md, issue 14).
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
 
   new Gauge({
     name: 'push_build_info',
