@@ -21,6 +21,12 @@ export interface IdleRun {
   pipeline: PipelineName;
   idleSeconds: number;
   cpuPercent: number;
+  /**
+   * The same in 10 s slices of the window, in order: the first slices after activity carry
+   * V8's clean-up of a process gone quiet (its memory reducer's full GCs), the last ones
+   * the steady cost of waiting.
+   */
+  cpuPercentBySlice: number[];
   dbCpuPercent: number;
   redisCpuPercent: number;
   queriesPerSecond: number;
@@ -35,6 +41,7 @@ export interface IdleRun {
 }
 
 const SETTLE_MS = 3_000;
+const SLICE_MS = 10_000;
 
 export async function measureIdle(
   pipeline: PipelineName,
@@ -63,7 +70,13 @@ export async function measureIdle(
     const cpuBefore = running.cpuMs();
     const dbCpuBefore = processCpuMs(setup.serverPids.mariadb);
     const redisCpuBefore = redisCpuMs(setup);
-    await sleep(settings.idleSeconds * 1000);
+    const cpuPercentBySlice: number[] = [];
+    for (let left = settings.idleSeconds * 1000; left > 0; left -= SLICE_MS) {
+      const sliceFrom = running.cpuMs();
+      const sliceMs = Math.min(SLICE_MS, left);
+      await sleep(sliceMs);
+      cpuPercentBySlice.push(((running.cpuMs() - sliceFrom) / sliceMs) * 100);
+    }
     const cpu = running.cpuMs() - cpuBefore;
     const dbCpu = processCpuMs(setup.serverPids.mariadb) - dbCpuBefore;
     const redisCpu = redisCpuMs(setup) - redisCpuBefore;
@@ -86,6 +99,7 @@ export async function measureIdle(
       pipeline,
       idleSeconds: seconds,
       cpuPercent: percent(cpu),
+      cpuPercentBySlice,
       dbCpuPercent: percent(dbCpu),
       redisCpuPercent: percent(redisCpu),
       queriesPerSecond: queries / seconds,

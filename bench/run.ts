@@ -182,7 +182,8 @@ try {
           );
           idleRuns.push(result);
           progress(
-            `idle ${pipeline} run ${run + 1}: ${result.cpuPercent.toFixed(2)} % of a core, ` +
+            `idle ${pipeline} run ${run + 1}: ${result.cpuPercent.toFixed(2)} % of a core ` +
+              `(by 10 s: ${result.cpuPercentBySlice.map((p) => p.toFixed(2)).join(' ')}), ` +
               `${result.queriesPerSecond.toFixed(1)} queries/s, MariaDB ${result.dbCpuPercent.toFixed(2)} %, ` +
               `Redis ${result.redisCpuPercent.toFixed(2)} %; first push after ${options.silenceSeconds} s: ` +
               `p50 ${result.firstPushP50Ms.toFixed(1)} p99 ${result.firstPushP99Ms.toFixed(1)} ` +
