@@ -79,10 +79,11 @@ const schema = z.object({
   // 5 ms: commit→Singer p50 ≈ 11 ms at 500 events/s on 2 cores, 6 ms less than 10 ms for
   // ≈ 3% more CPU per event; an idle poll costs one read. docs/BENCHMARKS.md, steps 3 and 6.
   POLL_INTERVAL_MS: positiveInt.default(5),
-  // The quiet poller's sleep, reached by doubling after POLL_INTERVAL_MS: ≤ 10 reads a second
-  // against the order service's database while nothing happens, and the first change after a
-  // silence reaches Singer within about this long (docs/BENCHMARKS.md, idle cost).
-  POLL_IDLE_INTERVAL_MS: positiveInt.max(10_000).default(100),
+  // The quiet poller's sleep, reached by doubling after POLL_INTERVAL_MS: 9 reads a second
+  // against the order service's database while nothing happens (with reconciliation's, under
+  // issue 14's 10), and the first change after a silence reaches Singer within about this
+  // long plus a claim: 85 ms median, 109 ms worst measured (docs/BENCHMARKS.md, issue 14).
+  POLL_IDLE_INTERVAL_MS: positiveInt.max(10_000).default(110),
   POLL_BATCH_SIZE: positiveInt.max(10_000).default(500),
   POLL_ERROR_BACKOFF_MAX_MS: positiveInt.default(30_000),
   // A poller that goes silent holding a claim (its host died, froze or was cut off) keeps

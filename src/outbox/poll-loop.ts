@@ -4,7 +4,7 @@
  * caught up, so it sleeps. The sleep adapts: `pollIntervalMs` (short: while events flow,
  * commit-to-push latency is mostly this sleep), doubling with every empty look up to
  * `idlePollIntervalMs` once things go quiet, and back to `pollIntervalMs` at the first event.
- * A quiet poller thus asks MySQL about ten times a second instead of two hundred (most hours
+ * A quiet poller thus asks MySQL about nine times a second instead of two hundred (most hours
  * of a nursing platform are quiet, and the database is the order service's), and the first
  * change after a silence waits at most `idlePollIntervalMs`. After a sleep it first asks,
  * with one cheap read, whether anything waits at all, and opens a claim transaction only if
