@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
+import axios, { type AxiosError, type AxiosInstance } from 'axios';
 import type { SingerRequest } from '../scenarios/types.js';
 import { SingerPermanentError, SingerTransientError } from './singer-errors.js';
 
@@ -31,117 +32,87 @@ export interface SingerClient {
  */
 const MAX_SOCKETS = 64;
 
-/** Singer's answer, read whole: status, the one header we act on, the body verbatim. */
-interface Answer {
-  status: number;
-  statusText: string;
-  retryAfter: string | undefined;
-  body: string;
-}
-
-/**
- * Node's own http client, not axios: a push is one POST of a JSON body on a keep-alive
- * socket, and axios's per-request config merging and adapters were the largest single
- * cost of a delivery (docs/BENCHMARKS.md, issue 14). It follows no redirects (a redirect
- * means a misconfigured SINGER_URL; following it would re-POST elsewhere) and ignores
- * HTTP_PROXY (Singer is an internal service).
- */
 export function createSingerClient(options: SingerClientOptions): SingerClient {
-  const pushUrl = new URL(`${options.baseUrl.replace(/\/+$/, '')}/push`);
+  const pushUrl = `${options.baseUrl.replace(/\/+$/, '')}/push`;
   // Only for messages: userinfo in the URL would be a credential.
   const shownUrl = withoutCredentials(options.baseUrl.replace(/\/+$/, ''));
   const { timeoutMs } = options;
-  const secure = pushUrl.protocol === 'https:';
-  const agent = secure
-    ? new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS })
-    : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
-  const transport = secure ? https : http;
 
-  // One cancel per request in flight, so close() can end them with a clear reason.
-  const inFlight = new Set<() => void>();
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const instance: AxiosInstance = axios.create({
+    httpAgent,
+    httpsAgent,
+    timeout: timeoutMs,
+    // Every status is an answer to classify here, not an exception thrown by axios.
+    validateStatus: () => true,
+    // A redirect means a misconfigured SINGER_URL; following it would re-POST elsewhere.
+    maxRedirects: 0,
+    // Singer is an internal service: HTTP_PROXY meant for the internet must not reroute it.
+    proxy: false,
+    // Keep Singer's body verbatim for the dead-letter queue instead of axios's JSON guess.
+    responseType: 'text',
+    transformResponse: [(data: unknown) => data],
+  });
+
+  // One controller per request in flight, so close() can cancel them with a clear reason.
+  // (A per-request AbortSignal.timeout + AbortSignal.any was measurably slower at bench rates.)
+  const inFlight = new Set<AbortController>();
   let closed = false;
-
-  /** One exchange; rejects with a SingerTransientError when Singer gives no whole answer. */
-  function exchange(payload: string, headers: Record<string, string | number>): Promise<Answer> {
-    return new Promise<Answer>((resolve, reject) => {
-      let settled = false;
-      const settle = (err: unknown, answer?: Answer) => {
-        if (settled) return;
-        settled = true;
-        // The deadline covers the whole exchange (a Singer that trickles its answer still
-        // fails in timeoutMs), so it is a timer of our own, not the socket's idle timeout.
-        clearTimeout(deadline);
-        inFlight.delete(cancel);
-        if (err) {
-          request.destroy();
-          reject(err);
-        } else resolve(answer!);
-      };
-      const request = transport.request(pushUrl, { method: 'POST', agent, headers }, (response) => {
-        response.setEncoding('utf8');
-        let body = '';
-        response.on('data', (chunk: string) => (body += chunk));
-        response.once('end', () => {
-          const retryAfter = response.headers['retry-after'];
-          settle(undefined, {
-            status: response.statusCode ?? 0,
-            statusText: response.statusMessage ?? '',
-            retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
-            body,
-          });
-        });
-        response.on('error', (err) => settle(noAnswer(err, shownUrl)));
-      });
-      const deadline = setTimeout(
-        () =>
-          settle(
-            new SingerTransientError(`Singer did not answer within ${timeoutMs} ms`, {
-              code: 'ETIMEDOUT',
-            }),
-          ),
-        timeoutMs,
-      );
-      const cancel = () =>
-        settle(
-          new SingerTransientError(`request to Singer at ${shownUrl} cancelled: client closed`, {
-            code: 'ERR_CANCELED',
-          }),
-        );
-      inFlight.add(cancel);
-      request.on('error', (err) => settle(noAnswer(err, shownUrl)));
-      request.end(payload);
-    });
-  }
 
   async function send(request: SingerRequest): Promise<{ status: number; durationMs: number }> {
     if (closed) throw new Error(`Singer client for ${shownUrl} is closed`);
-    const payload = JSON.stringify(request);
-    const headers: Record<string, string | number> = {
+    const headers: Record<string, string> = {
       'Content-Type': 'application/json',
-      'Content-Length': Buffer.byteLength(payload),
       'Idempotency-Key': request.idempotencyKey,
     };
     if (options.token) headers.Authorization = `Bearer ${options.token}`;
 
+    // axios's own timeout restarts on socket activity; this deadline covers the whole
+    // exchange, so a Singer that trickles its answer still fails in timeoutMs.
+    const controller = new AbortController();
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    inFlight.add(controller);
     const startedAt = performance.now();
-    const { status, statusText: text, retryAfter, body } = await exchange(payload, headers);
+    let response;
+    try {
+      response = await instance.post<string>(pushUrl, request, {
+        headers,
+        signal: controller.signal,
+      });
+    } catch (err) {
+      throw classifyNoAnswer(err, { shownUrl, timeoutMs, timedOut });
+    } finally {
+      clearTimeout(deadline);
+      inFlight.delete(controller);
+    }
     const durationMs = performance.now() - startedAt;
+
+    const { status } = response;
     if (status >= 200 && status < 300) return { status, durationMs };
 
-    const statusText = text || http.STATUS_CODES[status] || '';
+    const statusText = response.statusText || http.STATUS_CODES[status] || '';
+    const body = typeof response.data === 'string' ? response.data : String(response.data ?? '');
     if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
       throw new SingerPermanentError(status, statusText, body);
     }
     // 408, 429, 5xx, and the unexpected (1xx, 3xx): nothing says the push itself is bad.
-    const retryAfterMs = retryAfter === undefined ? undefined : parseRetryAfter(retryAfter);
+    const retryAfter = response.headers['retry-after'];
+    const retryAfterMs = typeof retryAfter === 'string' ? parseRetryAfter(retryAfter) : undefined;
     throw SingerTransientError.fromAnswer(status, statusText, body, retryAfterMs);
   }
 
   function close(): void {
     if (closed) return;
     closed = true;
-    for (const cancel of [...inFlight]) cancel();
-    agent.destroy();
+    for (const controller of inFlight) controller.abort();
+    inFlight.clear();
+    httpAgent.destroy();
+    httpsAgent.destroy();
   }
 
   return { send, close };
@@ -161,17 +132,55 @@ export function parseRetryAfter(value: string, now: number = Date.now()): number
   return Math.max(0, at - now);
 }
 
+interface NoAnswerContext {
+  shownUrl: string;
+  timeoutMs: number;
+  timedOut: boolean;
+}
+
+/** Singer never answered: a timeout or a network error, both transient (SPEC §5). */
+function classifyNoAnswer(err: unknown, context: NoAnswerContext): unknown {
+  // Anything but an AxiosError is a bug on our side, not news about Singer.
+  if (!axios.isAxiosError(err)) return err;
+  const cause = safeCause(err);
+  const code = networkCode(err);
+  if (context.timedOut || code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
+    return new SingerTransientError(`Singer did not answer within ${context.timeoutMs} ms`, {
+      code: 'ETIMEDOUT',
+      cause,
+    });
+  }
+  if (axios.isCancel(err)) {
+    return new SingerTransientError(
+      `request to Singer at ${context.shownUrl} cancelled: client closed`,
+      {
+        code: 'ERR_CANCELED',
+        cause,
+      },
+    );
+  }
+  return new SingerTransientError(
+    `cannot reach Singer at ${context.shownUrl} (${code ?? err.message})`,
+    { code, cause },
+  );
+}
+
+/** ECONNREFUSED and friends sit on the AxiosError or on the system error it wraps. */
+function networkCode(err: AxiosError): string | undefined {
+  const wrapped = (err.cause as { code?: unknown } | undefined)?.code;
+  return typeof wrapped === 'string' ? wrapped : err.code;
+}
+
 /**
- * Singer never answered: a network error (refused, reset, unresolvable…), transient (SPEC §5).
- * Node's system error is the cause; it carries no request headers, so never the token.
+ * An AxiosError carries the request config, headers and all, so chaining it would put the
+ * bearer token in any log that serialises causes. Chain the system error it wraps, or a
+ * plain copy of its message.
  */
-function noAnswer(err: Error, shownUrl: string): SingerTransientError {
-  const code = (err as { code?: unknown }).code;
-  const known = typeof code === 'string' ? code : undefined;
-  return new SingerTransientError(`cannot reach Singer at ${shownUrl} (${known ?? err.message})`, {
-    code: known,
-    cause: err,
-  });
+function safeCause(err: AxiosError): Error {
+  if (err.cause instanceof Error && !axios.isAxiosError(err.cause)) return err.cause;
+  const plain = new Error(err.message);
+  (plain as Error & { code?: string }).code = err.code;
+  return plain;
 }
 
 function withoutCredentials(url: string): string {
