@@ -10,7 +10,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sleep, type ServiceProcess } from '../support/service-process.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 import { testServerUrl } from '../support/test-database.js';
-import { createFaultScene, report, until, type FaultScene } from './fault-fixture.js';
+import {
+  createFaultScene,
+  report,
+  until,
+  untilEveryDeliveryIsTraced,
+  type FaultScene,
+} from './fault-fixture.js';
 
 const ORDERS = 10;
 const DEADLINE_MS = 2_000;
@@ -96,12 +102,7 @@ it('notices a black-holed MySQL path within DB_QUERY_TIMEOUT_MS and resumes thro
   expect(await scene.unhandedRows()).toBe(0);
   expect(service.exitStatus).toBeUndefined();
   // The worker's trace writes (the knex pool) did not stay stuck on a dark session either.
-  await until(async () => {
-    const [rows] = (await scene.orderService.raw(
-      "SELECT COUNT(DISTINCT idempotency_key) AS n FROM push_attempts WHERE outcome = 'delivered'",
-    )) as [Array<{ n: number | string }>];
-    return Number(rows[0]?.n) === figures.pushes;
-  }, 'every delivery is written to push_attempts');
+  await untilEveryDeliveryIsTraced(scene, figures.pushes);
 
   // Nothing waits on a dark session at shutdown either.
   service.kill('SIGTERM');

@@ -11,7 +11,13 @@ import { createConnection, type Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startRdsLikeMariaDb, type RdsLikeServer } from '../support/rds-like-mariadb.js';
 import { sleep, type ServiceProcess } from '../support/service-process.js';
-import { createFaultScene, report, until, type FaultScene } from './fault-fixture.js';
+import {
+  createFaultScene,
+  report,
+  until,
+  untilEveryDeliveryIsTraced,
+  type FaultScene,
+} from './fault-fixture.js';
 
 const ORDERS = 10;
 const READ_ONLY_MS = 10_000;
@@ -114,12 +120,7 @@ it('drops read-only sessions for 10 s of read_only=1, then delivers every push o
   expect(await scene.unhandedRows()).toBe(0);
   expect(service.exitStatus).toBeUndefined();
   // The trace writes refused during the window were retried on new sessions afterwards.
-  await until(async () => {
-    const [rows] = (await scene.orderService.raw(
-      "SELECT COUNT(DISTINCT idempotency_key) AS n FROM push_attempts WHERE outcome = 'delivered'",
-    )) as [Array<{ n: number | string }>];
-    return Number(rows[0]?.n) === figures.pushes;
-  }, 'every delivery is written to push_attempts');
+  await untilEveryDeliveryIsTraced(scene, figures.pushes);
 
   service.kill('SIGTERM');
   expect((await service.waitForExit()).code).toBe(0);

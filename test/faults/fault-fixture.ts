@@ -414,3 +414,59 @@ export async function until(
     await sleep(25);
   }
 }
+
+/** Waits until push_attempts holds a delivered attempt for each of `pushes` distinct pushes. */
+export async function untilEveryDeliveryIsTraced(scene: FaultScene, pushes: number): Promise<void> {
+  await until(async () => {
+    const [rows] = (await scene.orderService.raw(
+      "SELECT COUNT(DISTINCT idempotency_key) AS n FROM push_attempts WHERE outcome = 'delivered'",
+    )) as [Array<{ n: number | string }>];
+    return Number(rows[0]?.n) === pushes;
+  }, 'every delivery is written to push_attempts');
+}
+
+/** A failover as the tests see it: which node was master, which is now, and when it was done. */
+export interface Failover {
+  from: number;
+  to: number;
+  at: number;
+}
+
+/**
+ * Changes every order `steps` times and, once `after` changes have committed, starts
+ * `failOver` (while the burst goes on). Resolves when both are done, with the failover and
+ * when it began.
+ */
+export async function changeOrdersThroughFailover(
+  scene: FaultScene,
+  orderIds: number[],
+  steps: number,
+  after: number,
+  failOver: () => Promise<{ from: number; to: number }>,
+): Promise<{ moved: Failover | undefined; startedAt: number }> {
+  let failover: Promise<Failover> | undefined;
+  let startedAt = 0;
+  await scene.changeOrders(orderIds, steps, {
+    onProgress: (done) => {
+      if (done < after || failover) return;
+      startedAt = Date.now();
+      failover = failOver().then((moved) => ({ ...moved, at: Date.now() }));
+      failover.catch(() => {}); // awaited below; not unhandled meanwhile
+    },
+  });
+  return { moved: await failover, startedAt };
+}
+
+/** How many pushes reached Singer after the new master took over; logs it with the longest silence. */
+export function pushesAfterFailover(
+  scene: FaultScene,
+  moved: Failover | undefined,
+  startedAt: number,
+): number {
+  const silenceMs = longestSilenceMs(scene.singer.requests, startedAt);
+  const after = scene.singer.requests.filter((r) => r.receivedAt > (moved?.at ?? 0)).length;
+  console.log(
+    `[redis] ${after} pushes reached Singer after the new master took over; longest silence ${silenceMs} ms`,
+  );
+  return after;
+}

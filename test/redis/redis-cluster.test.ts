@@ -14,7 +14,8 @@ import { sleep } from '../support/service-process.js';
 import { testQueuePrefix } from '../support/test-database.js';
 import {
   createFaultScene,
-  longestSilenceMs,
+  changeOrdersThroughFailover,
+  pushesAfterFailover,
   report,
   until,
   type FaultScene,
@@ -57,29 +58,19 @@ it('delivers every push through a Redis Cluster while the master of its slot fai
   const service = await scene.startService('on-cluster');
   await service.waitUntilReady();
 
-  let failover: Promise<{ from: number; to: number; at: number }> | undefined;
-  let failedOverAt = 0;
-  await scene.changeOrders(orderIds, STEPS, {
-    onProgress: (done) => {
-      if (done < FAIL_OVER_AFTER || failover) return;
-      failedOverAt = Date.now();
-      failover = cluster
-        .failOver(`${prefix}:deliveries`)
-        .then((moved) => ({ ...moved, at: Date.now() }));
-      failover.catch(() => {}); // awaited below; not unhandled meanwhile
-    },
-  });
-  const moved = await failover;
+  const { moved, startedAt } = await changeOrdersThroughFailover(
+    scene,
+    orderIds,
+    STEPS,
+    FAIL_OVER_AFTER,
+    () => cluster.failOver(`${prefix}:deliveries`),
+  );
   expect(moved?.to).not.toBe(moved?.from);
   expect(await cluster.masterOf(`${prefix}:deliveries`)).toBe(moved?.to);
 
   const figures = await scene.waitForDelivery(0);
-  const silenceMs = longestSilenceMs(scene.singer.requests, failedOverAt);
   // Deliveries went on through the new master, not only before the old one went away.
-  const after = scene.singer.requests.filter((r) => r.receivedAt > (moved?.at ?? 0)).length;
-  console.log(
-    `[redis] ${after} pushes reached Singer after the new master took over; longest silence ${silenceMs} ms`,
-  );
+  const after = pushesAfterFailover(scene, moved, startedAt);
   expect(after).toBeGreaterThan(0);
   report(`Redis Cluster, slot master ${moved?.from} → ${moved?.to} mid-burst`, figures);
   expect(figures).toMatchObject({ events: ORDERS * STEPS, lost: 0, unexpected: 0, outOfOrder: 0 });
