@@ -13,6 +13,7 @@ import {
   databaseNameOf,
   describeDatabaseError,
 } from '../db/connect-database.js';
+import { withDatabaseName } from '../db/database-url.js';
 import { migrationContextOf } from '../db/migration-context.js';
 import { MigrationError } from '../db/migration-error.js';
 import { migrateRollbackAll, runMigrations } from '../db/run-migrations.js';
@@ -133,18 +134,13 @@ async function openExistingDatabase(databaseUrl: string): Promise<Knex> {
  * account may (a newcomer's local MySQL); otherwise fails saying what to do.
  */
 export async function openDatabaseCreatingIt(databaseUrl: string): Promise<Knex> {
-  const knex = connectDatabase(databaseUrl, 2);
   try {
-    await assertDatabaseReachable(knex, databaseUrl);
-    return knex;
+    return await openExistingDatabase(databaseUrl);
   } catch (err) {
-    await knex.destroy();
     const code = ((err as Error).cause as { code?: string } | undefined)?.code;
     if (code !== 'ER_BAD_DB_ERROR') throw err;
   }
-  const serverUrl = new URL(databaseUrl);
-  serverUrl.pathname = '/';
-  const server = connectDatabase(serverUrl.toString(), 1);
+  const server = connectDatabase(withDatabaseName(databaseUrl, ''), 1);
   try {
     await server.raw(
       `CREATE DATABASE IF NOT EXISTS \`${databaseNameOf(databaseUrl)}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
@@ -154,7 +150,5 @@ export async function openDatabaseCreatingIt(databaseUrl: string): Promise<Knex>
   } finally {
     await server.destroy();
   }
-  const knex2 = connectDatabase(databaseUrl, 2);
-  await assertDatabaseReachable(knex2, databaseUrl);
-  return knex2;
+  return openExistingDatabase(databaseUrl);
 }

@@ -12,6 +12,7 @@ import { buildCliIfStale } from './build-cli.js';
 import { withDatabaseName } from '../../src/db/database-url.js';
 import { mysqlLogin } from './mysql-login.js';
 import { findDockerProblem } from './docker-engine.js';
+import { redactUrl } from '../../src/redact-url.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -41,8 +42,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw error;
   }
   console.log(
-    `[global-setup] tests use MySQL at ${describeUrl(servers.databaseUrl)} and Redis at ` +
-      `${describeUrl(servers.redisUrl)} (${servers.source === 'env' ? 'from TEST_DATABASE_URL / TEST_REDIS_URL' : 'containers started with Docker'})`,
+    `[global-setup] tests use MySQL at ${redactUrl(servers.databaseUrl)} and Redis at ` +
+      `${redactUrl(servers.redisUrl)} (${servers.source === 'env' ? 'from TEST_DATABASE_URL / TEST_REDIS_URL' : 'containers started with Docker'})`,
   );
   project.provide('testDatabaseUrl', servers.databaseUrl);
   project.provide('testRedisUrl', servers.redisUrl);
@@ -122,7 +123,7 @@ async function checkServersAnswer(servers: TestServers): Promise<void> {
 }
 
 async function checkMySql(url: string): Promise<string | undefined> {
-  const where = describeUrl(url);
+  const where = redactUrl(url);
   let connection;
   try {
     // Without the path's database: the tests ignore it, and it need not exist.
@@ -169,24 +170,13 @@ async function checkRedis(url: string): Promise<string | undefined> {
     return undefined;
   } catch (error) {
     return [
-      `Redis at ${describeUrl(url)} (TEST_REDIS_URL) does not answer: ${messageOf(connectionError ?? error)}`,
+      `Redis at ${redactUrl(url)} (TEST_REDIS_URL) does not answer: ${messageOf(connectionError ?? error)}`,
       'Start it, for example with',
       '  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
       '(`bash .ci/run` does that), or point TEST_REDIS_URL at a server that runs.',
     ].join('\n');
   } finally {
     redis.disconnect();
-  }
-}
-
-/** The URL without its password, for messages. */
-function describeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(an unparsable URL)';
   }
 }
 
