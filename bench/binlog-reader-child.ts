@@ -3,8 +3,8 @@
  * (the 2016 service listened to the binlog with Open Replicator). @vlasky/zongji streams
  * row events as a replica would (REPLICATION SLAVE / CLIENT); every `orders` row whose
  * status or status_reason changed becomes an OrderEvent, is matched by the same scenario
- * catalog, and its pushes go to the same BullMQ queue through the same enqueuePushes
- * (turns + addBulk), then the binlog position is checkpointed in Redis. The product's own
+ * catalog, and its pushes go to the same BullMQ queue through the same handOffPushes
+ * (one hand-off job per batch), then the binlog position is checkpointed in Redis. The product's own
  * worker (ROLES=worker) delivers them. Benchmark only: nothing in the product reads the binlog.
  *
  * Batching is as generous as the outbox poller's: whatever arrived while the previous
@@ -15,7 +15,8 @@
  */
 import ZongJi, { type AnyBinlogEvent, type UpdateRowsEvent } from '@vlasky/zongji';
 import { loadConfig } from '../src/config.js';
-import { enqueuePushes } from '../src/delivery/enqueue-pushes.js';
+import { handOffPushes } from '../src/delivery/enqueue-pushes.js';
+import { pushLedger } from '../src/delivery/push-ledger.js';
 import { openDeliveryQueue } from '../src/delivery/queues.js';
 import { connectRedis } from '../src/redis/redis-connection.js';
 import { singleNodeRedis } from '../src/redis/redis-settings.js';
@@ -41,6 +42,7 @@ const config = loadConfig({});
 const catalog = loadScenarioCatalog(config.scenariosFile);
 const redis = connectRedis(singleNodeRedis(settings.redisUrl), 'fail-fast');
 const queue = openDeliveryQueue(redis, settings.queuePrefix, config);
+const ledger = pushLedger(redis, { ...config, queuePrefix: settings.queuePrefix });
 
 let buffer: PushJob[] = [];
 let flushing: Promise<void> | undefined;
@@ -51,7 +53,7 @@ async function flushAll(): Promise<void> {
   while (buffer.length > 0) {
     const batch = buffer.slice(0, BATCH);
     buffer = buffer.slice(batch.length);
-    await enqueuePushes(settings.queuePrefix, queue, batch);
+    await handOffPushes(ledger, queue, batch);
     await redis.set(`${settings.queuePrefix}:binlog-position`, checkpoint);
   }
 }

@@ -15,7 +15,8 @@ import {
 } from './db/connect-database.js';
 import { MYSQL_CONNECT_TIMEOUT_MS } from './db/database-url.js';
 import { startDeliveryWorker, type AttemptOutcome } from './delivery/delivery-worker.js';
-import { enqueuePushes } from './delivery/enqueue-pushes.js';
+import { handOffPushes } from './delivery/enqueue-pushes.js';
+import { pushLedger } from './delivery/push-ledger.js';
 import { nurseLookup } from './delivery/nurse-lookup.js';
 import {
   DELIVERY_QUEUE,
@@ -42,7 +43,7 @@ import { DEPENDENCY_TIMEOUT_MS, dependencyCheck } from './http/dependency-checks
 import { closeServer, createHttpApp, listen, type HealthChecks } from './http/http-server.js';
 import { heartbeat, inFlightWatch } from './http/liveness.js';
 import { createMetrics, mountMetrics } from './http/metrics.js';
-import { countQueuedPushes, createBackPressure } from './outbox/back-pressure.js';
+import { createBackPressure } from './outbox/back-pressure.js';
 import { startPollLoop } from './outbox/poll-loop.js';
 import { evictionWarning, maxmemoryPolicy } from './redis/eviction-policy.js';
 import { startRetentionLoop } from './outbox/retention.js';
@@ -94,6 +95,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     const deliveries = openDeliveryQueue(queueRedis, config.queuePrefix, config);
     const deadLetters = openDeadLetterQueue(queueRedis, config.queuePrefix);
+    // On the queue's connection: a hand-off's ledger entries and its job go out together.
+    const ledger = pushLedger(queueRedis, config);
     const queueError = throttledErrorLog(
       logger,
       (err) => `queue error: ${explainRedisError(err, config.redis)}`,
@@ -127,6 +130,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     const metrics = createMetrics({
       knex,
       queues: { deliveries, 'dead-letters': deadLetters },
+      ledger,
       dependencies,
       logger,
     });
@@ -184,7 +188,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         {
           redis: workerRedis,
           redisSettings: config.redis,
-          turns: turnsRedis,
+          ledger: pushLedger(turnsRedis, config),
           prefix: config.queuePrefix,
           deliveries,
           deadLetters,
@@ -203,6 +207,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         },
         {
           concurrency: config.workerConcurrency,
+          deliveryAttempts: config.deliveryAttempts,
           orderWaitMs: config.orderWaitMs,
           backoff: { baseMs: config.deliveryBackoffBaseMs, maxMs: config.deliveryBackoffMaxMs },
           lockDurationMs: config.workerLockMs,
@@ -235,7 +240,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         config.claimTimeoutS * 1000 + MYSQL_CONNECT_TIMEOUT_MS + config.dbQueryTimeoutMs;
       const pollerBeat = heartbeat(2 * (longestCycleMs + longestSleepMs));
       const backPressure = createBackPressure({
-        countQueued: () => countQueuedPushes(deliveries),
+        countQueued: () => ledger.countHeld(),
         maxQueuedPushes: config.maxQueuedPushes,
         logger: logger.child({ role: 'poller' }),
         onChange: (active) => metrics.onBackPressure(active),
@@ -246,7 +251,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           databaseUrl: config.databaseUrl,
           catalog,
           logger: logger.child({ role: 'poller' }),
-          enqueue: (pushes) => enqueuePushes(config.queuePrefix, deliveries, pushes),
+          enqueue: (pushes) => handOffPushes(ledger, deliveries, pushes),
           checkpoint: options.checkpoint,
           onCycle: (result) => {
             pollerBeat.beat();
@@ -280,10 +285,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         {
           knex,
           deliveries,
-          prefix: config.queuePrefix,
+          ledger,
           logger: logger.child({ role: 'reconciler' }),
           onRestored: (count) => metrics.onReconciled(count),
-          hasRoom: async () => (await countQueuedPushes(deliveries)) < config.maxQueuedPushes,
+          hasRoom: async () => (await ledger.countHeld()) < config.maxQueuedPushes,
         },
         {
           afterS: config.reconcileAfterS,

@@ -6,6 +6,7 @@
 import type { Config } from '../config.js';
 import { assertDatabaseReachable, connectDatabase } from '../db/connect-database.js';
 import { replayDeadLetters, type ReplayDeps } from '../delivery/dead-letter.js';
+import { pushLedger } from '../delivery/push-ledger.js';
 import { openDeadLetterQueue, openDeliveryQueue } from '../delivery/queues.js';
 import {
   assertQueuesUsable,
@@ -36,7 +37,7 @@ async function withQueues<T>(config: Config, use: (deps: ReplayDeps) => Promise<
     try {
       await assertRedisReachable(redis, config.redis);
       await assertQueuesUsable([deliveries, deadLetters], config.redis);
-      return await use({ knex, redis, prefix: config.queuePrefix, deliveries, deadLetters });
+      return await use({ knex, ledger: pushLedger(redis, config), deliveries, deadLetters });
     } finally {
       await Promise.allSettled([deliveries.close(), deadLetters.close()]);
       redis.disconnect();

@@ -14,9 +14,9 @@ import {
   type DeadLetter,
 } from '../outcomes/dead-letter-rows.js';
 import type { OutcomeRecorder } from '../outcomes/outcome-recorder.js';
-import type { RedisClient } from '../redis/redis-connection.js';
 import type { PushJob } from '../scenarios/types.js';
-import { addTurns, endTurn } from './order-turns.js';
+import { enqueuePushes } from './enqueue-pushes.js';
+import type { PushLedger } from './push-ledger.js';
 import type { DeadLetterQueue, DeliveryQueue } from './queues.js';
 
 /** A dead-letter queue entry: a dead letter, or a job that does not parse, kept as it came. */
@@ -37,8 +37,7 @@ export async function addDeadLetterView(
 export interface DeadLetterDeps {
   outcomes: OutcomeRecorder;
   deadLetters: DeadLetterQueue;
-  turns: RedisClient;
-  prefix: string;
+  ledger: PushLedger;
 }
 
 /**
@@ -56,13 +55,13 @@ export async function deadLetterPush(
     { push, ...letter, deadAt: new Date().toISOString() },
     push.idempotencyKey,
   );
-  await endTurn(deps.turns, deps.prefix, push);
+  await deps.ledger.settle([push]);
 }
 
 export interface ReplayDeps {
   knex: Knex;
-  redis: RedisClient;
-  prefix: string;
+  /** On the deliveries queue's connection (enqueue-pushes.ts). */
+  ledger: PushLedger;
   deliveries: DeliveryQueue;
   deadLetters: DeadLetterQueue;
 }
@@ -88,8 +87,7 @@ export async function replayDeadLetters(
     // The failed delivery job still holds the id; it must go before the id can be reused.
     const failed = await deps.deliveries.getJob(key);
     if (failed) await failed.remove();
-    await addTurns(deps.redis, deps.prefix, [push]);
-    await deps.deliveries.add(push.scenario, push, { jobId: key });
+    await enqueuePushes(deps.ledger, deps.deliveries, [push]);
     const entry = await deps.deadLetters.getJob(key);
     if (entry) await entry.remove();
     replayed.push(key);

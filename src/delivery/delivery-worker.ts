@@ -1,74 +1,51 @@
 /**
- * The BullMQ worker: waits for its order's turn, renders the push, sends it to Singer and
- * decides what a failure means. Transient failures are thrown back to BullMQ, which
- * retries with `retryDelayMs`; permanent ones (and the last attempt) go to the
- * dead-letter queue with their reason, and the order's next push may go. Either way the
- * push's outcome is committed to MySQL (outcome-recorder.ts) before the job completes.
+ * The BullMQ worker. It runs two kinds of job (queues.ts): hand-off jobs, each a claimed
+ * batch's first attempts (deliver-hand-off.ts), and push jobs, one push each — retries, and
+ * pushes waiting for their order's turn. A push job waits for its turn, makes its attempt
+ * (attempt-push.ts) and tells BullMQ what it means: transient failures are thrown back to
+ * BullMQ, which retries with `retryDelayMs`; permanent ones (and the last attempt) are
+ * dead-lettered with their reason, and the order's next push may go. Either way the push's
+ * outcome is committed to MySQL before the job completes.
  */
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/redis-connection.js';
 import type { RedisSettings } from '../redis/redis-settings.js';
-import type { PushRenderer } from '../render/render-push.js';
-import { RenderError } from '../render/render-error.js';
-import type { PushJob, SingerRequest } from '../scenarios/types.js';
-import type { SingerClient } from '../singer/singer-client.js';
-import { SingerPermanentError } from '../singer/singer-errors.js';
+import { attemptPush, type AttemptDeps } from './attempt-push.js';
 import { retryDelayMs, type BackoffSettings } from './backoff.js';
-import type { OutcomeRecorder } from '../outcomes/outcome-recorder.js';
-import { addDeadLetterView, deadLetterPush } from './dead-letter.js';
-import type { NurseLookup } from './nurse-lookup.js';
-import { operationsRecord } from './operations-record.js';
+import { addDeadLetterView } from './dead-letter.js';
+import { deliverHandOff, type HandOffDeps, type HandOffSummary } from './deliver-hand-off.js';
+import { lanes } from './lanes.js';
 import { parsePushJob } from './parse-push-job.js';
-import { currentTurn, dropTurn, endTurn } from './order-turns.js';
 import { deadLetterStalledJob, deadLetterStalledJobs, diedStalled } from './stalled-jobs.js';
 import { brakeOnErrors, type WorkerBrake } from './worker-error-brake.js';
 import {
   BACKOFF_TYPE,
   DELIVERY_QUEUE,
-  type DeadLetterQueue,
+  HAND_OFF_JOB,
+  type DeliveryJobData,
   type DeliveryQueue,
+  type HandOff,
 } from './queues.js';
+import type { PushJob } from '../scenarios/types.js';
 
-/** What happened to one attempt; metrics and the delivery trace listen to these. */
-export interface AttemptOutcome {
-  push: PushJob;
-  attempt: number;
-  outcome: 'delivered' | 'retry' | 'dead';
-  singerStatus?: number;
-  error?: string;
-  durationMs?: number;
-}
+export type { AttemptOutcome } from './attempt-push.js';
 
-export interface DeliveryWorkerDeps {
+export interface DeliveryWorkerDeps extends Omit<AttemptDeps, 'lanes'> {
   /** BullMQ's connection. */
   redis: RedisClient;
   /** Where that connection goes, for explaining its errors. */
   redisSettings: RedisSettings;
-  /**
-   * For the order turns (a read before and a write after each push); default `redis`.
-   * An auto-pipelined connection carries the turns of all concurrent deliveries in a
-   * few writes instead of two round trips each (docs/BENCHMARKS.md).
-   */
-  turns?: RedisClient;
   prefix: string;
   deliveries: DeliveryQueue;
-  deadLetters: DeadLetterQueue;
-  /** Where delivered and dead-lettered pushes are recorded, before their jobs complete. */
-  outcomes: OutcomeRecorder;
-  renderer: PushRenderer;
-  singer: SingerClient;
-  nurses: NurseLookup;
-  logger: Logger;
-  onAttempt?: (outcome: AttemptOutcome) => void;
-  /** Test hook for the crash matrix: called once Singer has answered 2xx. */
-  checkpoint?: (point: 'delivered') => void;
   /** Runs each delivery: the liveness watch counts it in flight (http/liveness.ts). */
   track?: <T>(delivery: () => Promise<T>) => Promise<T>;
 }
 
 export interface DeliveryWorkerSettings {
+  /** Jobs run at once, and pushes sent at once, by this process (WORKER_CONCURRENCY). */
   concurrency: number;
+  /** DELIVERY_ATTEMPTS. */
+  deliveryAttempts: number;
   orderWaitMs: number;
   backoff: BackoffSettings;
   /** How long a job's lock lasts without renewal: a killed worker's jobs return after it. */
@@ -78,23 +55,32 @@ export interface DeliveryWorkerSettings {
 }
 
 export interface DeliveryWorker {
-  worker: Worker<PushJob>;
+  worker: Worker<DeliveryJobData>;
   /** Holds fetching back while Redis refuses commands; says why. */
   brake: WorkerBrake;
 }
 
-/** The dependencies with the turns connection settled once. */
-type WorkerDeps = DeliveryWorkerDeps & { turns: RedisClient };
+type WorkerDeps = DeliveryWorkerDeps & AttemptDeps;
 
 export function startDeliveryWorker(
   given: DeliveryWorkerDeps,
   settings: DeliveryWorkerSettings,
 ): DeliveryWorker {
-  const deps: WorkerDeps = { ...given, turns: given.turns ?? given.redis };
+  let closing = false;
+  const deps: WorkerDeps & HandOffDeps = {
+    ...given,
+    lanes: lanes(settings.concurrency),
+    closing: () => closing,
+  };
   const track = deps.track ?? (<T>(delivery: () => Promise<T>) => delivery());
-  const worker = new Worker<PushJob>(
+  const worker = new Worker<DeliveryJobData>(
     DELIVERY_QUEUE,
-    (job, token) => track(() => deliver(job, token, deps, settings)),
+    (job, token) =>
+      track<HandOffSummary | { singerStatus: number }>(() =>
+        job.name === HAND_OFF_JOB
+          ? deliverHandOff(job as Job<HandOff>, deps, settings)
+          : deliver(job as Job<PushJob>, token, deps, settings),
+      ),
     {
       connection: deps.redis,
       prefix: deps.prefix,
@@ -103,8 +89,10 @@ export function startDeliveryWorker(
       stalledInterval: settings.lockDurationMs ?? 30_000,
       maxStalledCount: settings.maxStalledCount ?? 5,
       settings: {
-        backoffStrategy: (attemptsMade, type, err) =>
-          type === BACKOFF_TYPE ? retryDelayMs(attemptsMade, err, settings.backoff) : 0,
+        backoffStrategy: (attemptsMade, type, err, job) =>
+          type === BACKOFF_TYPE
+            ? retryDelayMs(attemptsMade + priorAttemptsOf(job?.data), err, settings.backoff)
+            : 0,
       },
     },
   );
@@ -124,8 +112,16 @@ export function startDeliveryWorker(
     (err) => deps.logger.error({ err }, 'could not look for stalled pushes to dead-letter'),
   );
   const brake = brakeOnErrors(worker, { logger: deps.logger, redis: deps.redisSettings });
-  worker.on('closing', () => brake.stop());
+  worker.on('closing', () => {
+    closing = true;
+    brake.stop();
+  });
   return { worker, brake };
+}
+
+/** Attempts a hand-off job spent on a push before it got a job of its own. */
+function priorAttemptsOf(data: unknown): number {
+  return (data as Partial<PushJob> | undefined)?.priorAttempts ?? 0;
 }
 
 async function deliver(
@@ -157,99 +153,67 @@ async function deliver(
     deps.logger.error({ jobId: job.id }, `push dead-lettered: ${reason}`);
     throw new UnrecoverableError(`job ${job.id}: ${reason}`);
   }
-  if (!(await isMyTurn(push, deps))) {
+  const turn = await myTurn(push, String(job.id), deps);
+  if (turn === 'settled') {
+    deps.logger.info({ key: push.idempotencyKey }, 'push settled already; not sent again');
+    return { singerStatus: 0 };
+  }
+  if (turn === 'wait') {
     // Not spending an attempt: the job just comes back after a short wait.
     await job.moveToDelayed(Date.now() + settings.orderWaitMs, token);
     throw new DelayedError();
   }
 
-  const attempt = job.attemptsMade + 1;
-  const attempts = job.opts.attempts ?? 1;
-  const context = `event ${push.event.eventId}, order ${push.event.orderId}, ${push.scenario}, attempt ${attempt} of ${attempts}`;
-
-  let request: SingerRequest | undefined;
-  try {
-    const nurse =
-      deps.renderer.needsNurse(push.scenario) && push.event.nurseId
-        ? await deps.nurses.find(push.event.nurseId)
-        : undefined;
-    request = deps.renderer.render(push, nurse);
-    const { status, durationMs } = await deps.singer.send(request);
-    deps.checkpoint?.('delivered');
-    // Committed before anything in Redis says this push is done.
-    await deps.outcomes.record({
-      push,
-      outcome: 'delivered',
-      attempts: attempt,
-      singerStatus: status,
-    });
-    await endTurn(deps.turns, deps.prefix, push);
-    deps.onAttempt?.({ push, attempt, outcome: 'delivered', singerStatus: status, durationMs });
-    // Built only when it will be written (LOG_LEVEL=warn skips it): a few µs per push.
-    if (deps.logger.isLevelEnabled('info')) {
-      deps.logger.info(operationsRecord(push, request, attempt, new Date()), 'push delivered');
-    }
-    return { singerStatus: status };
-  } catch (err) {
-    const singerStatus = (err as { status?: number }).status;
-    const message = (err as Error).message;
-    const permanent = err instanceof RenderError || err instanceof SingerPermanentError;
-    if (!permanent && attempt < attempts) {
-      // Singer unavailable, or MySQL down while looking up the nurse: BullMQ retries.
-      deps.onAttempt?.({ push, attempt, outcome: 'retry', singerStatus, error: message });
-      deps.logger.warn(
-        { key: push.idempotencyKey, singerStatus },
-        `${context}: ${message}; will retry`,
-      );
-      throw err;
-    }
-    const why =
-      err instanceof RenderError
-        ? 'cannot render the push'
-        : err instanceof SingerPermanentError
-          ? 'Singer refused it'
-          : 'out of attempts';
-    await giveUp(push, deps, attempt, `${why}: ${message}`, err);
-    throw new UnrecoverableError(`${context}: ${why}: ${message}`);
-  }
+  const prior = priorAttemptsOf(push);
+  const result = await attemptPush(
+    push,
+    prior + job.attemptsMade + 1,
+    prior + (job.opts.attempts ?? 1),
+    deps,
+  );
+  if (result.outcome === 'delivered') return { singerStatus: result.singerStatus };
+  if (result.outcome === 'retry') throw result.error;
+  if (result.outcome === 'dead') throw new UnrecoverableError(result.reason);
+  throw new Error('not attempted: the worker is shutting down'); // never: it may always start
 }
 
-async function isMyTurn(push: PushJob, deps: WorkerDeps): Promise<boolean> {
+/** Whether the push may go now, must wait for an earlier push of its order, or is done. */
+async function myTurn(
+  push: PushJob,
+  jobId: string,
+  deps: WorkerDeps,
+): Promise<'go' | 'wait' | 'settled'> {
   const { orderId } = push.event;
   for (;;) {
-    const first = await currentTurn(deps.turns, deps.prefix, orderId);
-    // No turn recorded (a job enqueued by an older version, or already ended): go.
-    if (first === undefined || first === push.idempotencyKey) return true;
-    // A turn whose push no longer waits anywhere (its job expired or was removed by hand)
-    // must not hold the order up forever.
-    const state = await deps.deliveries.getJobState(first);
-    if (state !== 'unknown' && state !== 'completed' && state !== 'failed') return false;
-    await dropTurn(deps.turns, deps.prefix, orderId, first);
+    const first = await deps.ledger.currentTurn(orderId);
+    if (first === push.idempotencyKey) return 'go';
+    if (first === undefined) {
+      if ((await deps.ledger.settledLately([push.idempotencyKey]))[0]) return 'settled';
+      // Redis lost its turn. With everything else (FLUSHALL, a restart without persistence),
+      // this job is gone too, and so may be the order's earlier pushes: nothing is sent, and
+      // the reconciler restores them all, in order. If its job is still there (a job added by
+      // hand, an evicted turn), it gets back in line, at its event's place.
+      if ((await deps.deliveries.getJobState(jobId)) === 'unknown') {
+        throw new UnrecoverableError(`job ${jobId}: Redis lost it; left to the reconciler`);
+      }
+      await deps.ledger.holdInOwnJobs([push]);
+      return 'wait';
+    }
+    if (!(await turnLeftBehind(first, deps))) return 'wait';
+    await deps.ledger.dropTurn(orderId, first);
   }
 }
 
-async function giveUp(
-  push: PushJob,
-  deps: WorkerDeps,
-  attempt: number,
-  reason: string,
-  err?: unknown,
-): Promise<void> {
-  const singerStatus = (err as { status?: number } | undefined)?.status;
-  await deadLetterPush(deps, push, {
-    reason,
-    attempts: attempt,
-    singerStatus,
-    singerBody: (err as { body?: string } | undefined)?.body,
-  });
-  deps.onAttempt?.({ push, attempt, outcome: 'dead', singerStatus, error: reason });
-  deps.logger.error(
-    {
-      key: push.idempotencyKey,
-      eventId: push.event.eventId,
-      orderId: push.event.orderId,
-      singerStatus,
-    },
-    `push dead-lettered: ${reason}`,
-  );
+/**
+ * Whether the turn ahead belongs to a push nothing will settle, so it must not hold its order
+ * up forever: its job finished without ending it (removed by hand, or a worker died between),
+ * or, with no holder recorded (an older version's), its job is gone. A push whose holder is
+ * recorded but whose job Redis does not have is waited for: it is being added right now
+ * (holders go first), or Redis lost it and the reconciler restores it, in order.
+ */
+async function turnLeftBehind(key: string, deps: WorkerDeps): Promise<boolean> {
+  const [holder] = await deps.ledger.holders([key]);
+  const state = await deps.deliveries.getJobState(holder ?? key);
+  if (state === 'completed' || state === 'failed') return true;
+  return state === 'unknown' && holder === undefined;
 }

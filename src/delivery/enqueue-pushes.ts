@@ -1,37 +1,75 @@
 /**
- * Hands pushes to BullMQ: each push's turn in its order (so a worker never delivers a
- * later push while an earlier one is not even queued yet), and all jobs in one `addBulk`
- * (atomic). Job ids are the pushes' idempotency keys: enqueueing the same event again
- * adds nothing.
+ * Hands pushes to BullMQ, in one of two shapes:
  *
- * Both go out in one turn of the event loop on the queue's own connection, turns first:
- * Redis applies commands of one connection in the order they were written, so the turns
- * exist before any job does, and the hand-off costs one round trip instead of two.
+ * - `handOffPushes` (the poller): every push of a claimed batch in one hand-off job, which a
+ *   worker takes whole and whose pushes it sends at once, each order's in event order
+ *   (deliver-hand-off.ts). Two Redis scripts per batch instead of two per push: the first
+ *   attempt of every push costs Redis next to nothing, which is what most pushes ever need.
+ * - `enqueuePushes`: a job per push, id = its idempotency key — the pushes that need a job
+ *   of their own: a retry, a push waiting for its order's turn, a restored or replayed one.
+ *
+ * Either way the ledger (push-ledger.ts) records them in flight before any job exists. A
+ * hand-off writes both in one turn of the event loop on the queue's own connection (Redis
+ * applies one connection's commands in the order they were written): one round trip.
  */
-import type { RedisClient } from '../redis/redis-connection.js';
+import type { JobsOptions } from 'bullmq';
 import type { PushJob } from '../scenarios/types.js';
-import { addTurns } from './order-turns.js';
-import type { DeliveryQueue } from './queues.js';
+import type { PushLedger } from './push-ledger.js';
+import { HAND_OFF_JOB, handOffJobOptions, type DeliveryQueue } from './queues.js';
 
-export async function enqueuePushes(
-  prefix: string,
+/** A hand-off job's id: its first and last event and its size, so a repeat is dropped. */
+export function handOffJobId(pushes: readonly PushJob[]): string {
+  const first = pushes[0]?.event.eventId;
+  const last = pushes.at(-1)?.event.eventId;
+  return `hand-off-${first}-${last}-${pushes.length}`;
+}
+
+export async function handOffPushes(
+  ledger: PushLedger,
   queue: DeliveryQueue,
   pushes: PushJob[],
-  { first = false }: { first?: boolean } = {},
 ): Promise<void> {
   if (pushes.length === 0) return;
-  // BullMQ types its client abstractly; it is the ioredis connection the queue was opened
-  // with (queues.ts), shared, not a copy.
-  const connection = (await queue.client) as unknown as RedisClient;
-  // `first`: ahead of everything waiting (BullMQ's lifo), the first push taken first — for
-  // pushes that are late already, and that their orders' later pushes wait for.
-  const jobs = pushes.map((push) => ({
-    name: push.scenario,
-    data: push,
-    opts: { jobId: push.idempotencyKey, ...(first ? { lifo: true } : {}) },
-  }));
+  const jobId = handOffJobId(pushes);
   await Promise.all([
-    addTurns(connection, prefix, pushes),
-    queue.addBulk(first ? jobs.reverse() : jobs),
+    ledger.holdForHandOff(pushes, jobId),
+    queue.add(HAND_OFF_JOB, { pushes }, { ...handOffJobOptions, jobId }),
   ]);
+}
+
+export interface OwnJobOptions {
+  /** Ahead of everything waiting (BullMQ's lifo), the first push taken first: for pushes
+   * that are late already, and that their orders' later pushes wait for. */
+  first?: boolean;
+  /** Attempts the push has made already (in its hand-off job); counted against its limit. */
+  priorAttempts?: (push: PushJob) => number;
+  /** Before its (next) attempt: a retry's back-off, or a wait for its order's turn. */
+  delayMs?: (push: PushJob) => number;
+}
+
+export async function enqueuePushes(
+  ledger: PushLedger,
+  queue: DeliveryQueue,
+  pushes: PushJob[],
+  { first = false, priorAttempts, delayMs }: OwnJobOptions = {},
+): Promise<void> {
+  if (pushes.length === 0) return;
+  const jobs = pushes.map((push) => {
+    const prior = priorAttempts?.(push) ?? 0;
+    const opts: JobsOptions = { jobId: push.idempotencyKey };
+    if (first) opts.lifo = true;
+    if (delayMs) opts.delay = delayMs(push);
+    if (prior > 0 && queue.defaultJobOptions.attempts) {
+      opts.attempts = Math.max(queue.defaultJobOptions.attempts - prior, 1);
+    }
+    return {
+      name: push.scenario,
+      data: prior > 0 ? { ...push, priorAttempts: prior } : push,
+      opts,
+    };
+  });
+  // Rare (a retry, a restore), so the ledger and the jobs need not share a connection:
+  // the holders are written first, and then the jobs.
+  await ledger.holdInOwnJobs(pushes);
+  await queue.addBulk(first ? jobs.reverse() : jobs);
 }

@@ -21,6 +21,7 @@ const pushJobSchema = z.object({
   idempotencyKey: z.string().min(1).max(100),
   scenario: z.string().min(1).max(64),
   channel: z.enum(['wechat', 'app']),
+  priorAttempts: z.number().int().nonnegative().optional(),
   recipient: z.union([
     z.object({ role: z.literal('nurse'), pool: z.literal(true) }),
     z.object({

@@ -1,8 +1,9 @@
 /**
- * The two BullMQ queues: `deliveries` (one job per push, id = the push's idempotency key,
- * so a re-enqueue of the same event is a no-op) and `dead-letters` (the dashboard's view of
- * the pushes that will not be retried, with their reason; MySQL keeps the dead letters
- * themselves, dead-letter.ts).
+ * The two BullMQ queues: `deliveries`, which holds hand-off jobs (one per claimed batch,
+ * named `hand-off`: the first attempt of each of its pushes) and push jobs (one per push
+ * that needs more, named after its scenario, id = the push's idempotency key), and
+ * `dead-letters` (the dashboard's view of the pushes that will not be retried, with their
+ * reason; MySQL keeps the dead letters themselves, dead-letter.ts).
  */
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { RedisClient } from '../redis/redis-connection.js';
@@ -12,6 +13,13 @@ import type { DeadLetterView } from './dead-letter.js';
 export const DELIVERY_QUEUE = 'deliveries';
 export const DEAD_LETTER_QUEUE = 'dead-letters';
 export const BACKOFF_TYPE = 'singer';
+/** The name of a hand-off job (no scenario is called that). */
+export const HAND_OFF_JOB = 'hand-off';
+
+/** A hand-off job's data: a claimed batch's pushes, in event order. */
+export interface HandOff {
+  pushes: PushJob[];
+}
 
 export interface DeliveryJobSettings {
   deliveryAttempts: number;
@@ -35,7 +43,22 @@ export function deliveryJobOptions(settings: DeliveryJobSettings): DefaultJobOpt
   };
 }
 
-export type DeliveryQueue = Queue<PushJob, unknown, string>;
+/**
+ * A hand-off job is retried for as long as it takes: it fails only when Redis or MySQL
+ * failed under it (its pushes' own failures become push jobs), and each retry sends only
+ * what is still unsettled. Only the last hundred done are kept, for the dashboard: the
+ * ledger, not the job, remembers which pushes were settled (push-ledger.ts), and a job of up
+ * to POLL_BATCH_SIZE pushes is large to keep for long.
+ */
+export const handOffJobOptions = {
+  attempts: Number.MAX_SAFE_INTEGER,
+  backoff: { type: BACKOFF_TYPE },
+  removeOnComplete: { count: 100 },
+  stackTraceLimit: 1,
+} satisfies DefaultJobOptions;
+
+export type DeliveryJobData = PushJob | HandOff;
+export type DeliveryQueue = Queue<DeliveryJobData, unknown, string>;
 export type DeadLetterQueue = Queue<DeadLetterView, unknown, string>;
 
 export function openDeliveryQueue(
@@ -43,7 +66,7 @@ export function openDeliveryQueue(
   prefix: string,
   settings: DeliveryJobSettings,
 ): DeliveryQueue {
-  const queue = new Queue<PushJob, unknown, string>(DELIVERY_QUEUE, {
+  const queue = new Queue<DeliveryJobData, unknown, string>(DELIVERY_QUEUE, {
     connection,
     prefix,
     defaultJobOptions: deliveryJobOptions(settings),

@@ -10,7 +10,8 @@ import type { Job } from 'bullmq';
 import type { PushJob } from '../scenarios/types.js';
 import { addDeadLetterView, deadLetterPush, type DeadLetterDeps } from './dead-letter.js';
 import { parsePushJob } from './parse-push-job.js';
-import type { DeliveryQueue } from './queues.js';
+import { enqueuePushes } from './enqueue-pushes.js';
+import { HAND_OFF_JOB, type DeliveryJobData, type DeliveryQueue, type HandOff } from './queues.js';
 
 export interface StalledJobDeps extends DeadLetterDeps {
   deliveries: DeliveryQueue;
@@ -21,8 +22,35 @@ export function diedStalled(reason: string | undefined): boolean {
   return /stalled more than allowable limit/.test(reason ?? '');
 }
 
-/** Dead-letters one such job and ends its order turn, so its order's next push may go. */
-export async function deadLetterStalledJob(deps: StalledJobDeps, job: Job<PushJob>): Promise<void> {
+/**
+ * Dead-letters one such job and ends its order turn, so its order's next push may go. A
+ * hand-off job that kept killing its workers is not dead-lettered whole: each push it still
+ * holds gets a job of its own (its first attempt not counted: it may never have been made),
+ * so that only the push that kills workers ends up dead-lettered.
+ */
+export async function deadLetterStalledJob(
+  deps: StalledJobDeps,
+  job: Job<DeliveryJobData>,
+): Promise<void> {
+  if (job.name === HAND_OFF_JOB) return handOnStalledHandOff(deps, job as Job<HandOff>);
+  await deadLetterStalledPush(deps, job as Job<PushJob>);
+}
+
+async function handOnStalledHandOff(deps: StalledJobDeps, job: Job<HandOff>): Promise<void> {
+  const pushes = (job.data?.pushes ?? []).flatMap((raw) => {
+    try {
+      return [parsePushJob(raw)];
+    } catch {
+      return [];
+    }
+  });
+  const holders = await deps.ledger.holders(pushes.map((push) => push.idempotencyKey));
+  const held = pushes.filter((_, i) => holders[i] === job.id);
+  await enqueuePushes(deps.ledger, deps.deliveries, held);
+  await job.remove();
+}
+
+async function deadLetterStalledPush(deps: StalledJobDeps, job: Job<PushJob>): Promise<void> {
   const letter = {
     reason: `worker died while delivering it: ${job.failedReason}`,
     attempts: job.attemptsMade,
@@ -45,7 +73,10 @@ export async function deadLetterStalledJob(deps: StalledJobDeps, job: Job<PushJo
 
 const PAGE = 500;
 
-/** Dead-letters every stalled-out job that has no dead letter yet; returns how many. */
+/**
+ * Dead-letters every stalled-out push job that has no dead letter yet, and hands on the
+ * pushes of stalled-out hand-off jobs; returns how many were dead-lettered.
+ */
 export async function deadLetterStalledJobs(deps: StalledJobDeps): Promise<number> {
   let count = 0;
   for (let start = 0; ; start += PAGE) {
@@ -53,8 +84,12 @@ export async function deadLetterStalledJobs(deps: StalledJobDeps): Promise<numbe
     if (jobs.length === 0) return count;
     for (const job of jobs) {
       if (!job?.id || !diedStalled(job.failedReason)) continue;
+      if (job.name === HAND_OFF_JOB) {
+        await handOnStalledHandOff(deps, job as Job<HandOff>);
+        continue;
+      }
       if (await deps.deadLetters.getJob(job.id)) continue;
-      await deadLetterStalledJob(deps, job);
+      await deadLetterStalledPush(deps, job as Job<PushJob>);
       count += 1;
     }
   }

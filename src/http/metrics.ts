@@ -20,6 +20,7 @@ import type { AttemptOutcome } from '../delivery/delivery-worker.js';
 import type { HandOffResult } from '../outbox/hand-off-batch.js';
 import { packageVersion } from '../package-root.js';
 import type { DependencyCheck } from './dependency-checks.js';
+import type { PushLedger } from '../delivery/push-ledger.js';
 import { dependencyGauges, outboxGauges, outcomeGauges, queueGauges } from './pipeline-gauges.js';
 import { collectorRunner, type ScrapeCollector } from './scrape-collectors.js';
 
@@ -39,6 +40,8 @@ export interface PushMetrics {
 export interface MetricsDeps {
   knex: Knex;
   queues: Record<string, Queue>;
+  /** What push_pushes_in_redis counts. */
+  ledger: PushLedger;
   dependencies: DependencyCheck[];
   logger: Logger;
 }
@@ -76,7 +79,7 @@ export function createMetrics(deps: MetricsDeps): PushMetrics {
   const collectors: ScrapeCollector[] = [
     dependencyGauges(registry, deps.dependencies),
     outboxGauges(registry, deps.knex),
-    queueGauges(registry, deps.queues),
+    queueGauges(registry, deps.queues, deps.ledger),
     outcomeGauges(registry, deps.knex),
   ];
   const collect = collectorRunner(registry, collectors, deps.logger);

@@ -5,6 +5,7 @@
  */
 import type { Queue } from 'bullmq';
 import type { Knex } from 'knex';
+import type { PushLedger } from '../delivery/push-ledger.js';
 import { Gauge, type Registry } from 'prom-client';
 import { countUnclaimed, oldestUnclaimedAgeSeconds } from '../outbox/read-backlog.js';
 import { COUNT_CAP, countPushes } from '../outcomes/owed-pushes.js';
@@ -94,11 +95,20 @@ export function outcomeGauges(registry: Registry, knex: Knex): ScrapeCollector {
   };
 }
 
-export function queueGauges(registry: Registry, queues: Record<string, Queue>): ScrapeCollector {
+export function queueGauges(
+  registry: Registry,
+  queues: Record<string, Queue>,
+  ledger: PushLedger,
+): ScrapeCollector {
   const jobs = new Gauge({
     name: 'push_queue_jobs',
-    help: 'BullMQ jobs by queue and state',
+    help: 'BullMQ jobs by queue and state (a hand-off job carries a claimed batch of pushes)',
     labelNames: ['queue', 'state'],
+    registers: [registry],
+  });
+  const held = new Gauge({
+    name: 'push_pushes_in_redis',
+    help: 'Pushes Redis holds for delivery: in hand-off jobs or their own, waiting, running or retrying',
     registers: [registry],
   });
   const oldestWaiting = new Gauge({
@@ -109,8 +119,9 @@ export function queueGauges(registry: Registry, queues: Record<string, Queue>): 
   });
   return {
     name: 'queues',
-    gauges: [jobs, oldestWaiting],
+    gauges: [jobs, oldestWaiting, held],
     async collect() {
+      held.set(await ledger.countHeld());
       await Promise.all(
         Object.entries(queues).map(async ([name, queue]) => {
           const [counts, [next]] = await Promise.all([

@@ -4,10 +4,9 @@
  * (durable, cheap) and Redis memory stays bounded: at most the limit plus one batch's
  * pushes per poller, since a poller decides before it enqueues its batch.
  *
- * One Redis call per decision: BullMQ's getCounts script reads LLEN of `wait` and `paused`
- * and ZCARD of `delayed` and `prioritized`, keys that share the queue's prefix (and so its
- * hash tag on Redis Cluster). Delayed jobs count: retries waiting out a Singer outage and
- * pushes waiting for their order's turn take memory like any other.
+ * One Redis call per decision: HLEN of the ledger's holders (push-ledger.ts), every push
+ * Redis holds, in a hand-off job or one of its own, waiting, running, retrying through a
+ * Singer outage or waiting for its order's turn: each takes memory like any other.
  *
  * An episode starts when a count reaches the limit and ends when the outbox has caught up
  * (the poller found less than a full batch) or no count has reached the limit for
@@ -16,7 +15,6 @@
  * a second (by what the workers drain while a held poller sleeps): those are one episode.
  */
 import type { Logger } from 'pino';
-import type { DeliveryQueue } from '../delivery/queues.js';
 
 /**
  * How long the queue must stay below the limit before the episode is over. A poller only a
@@ -24,13 +22,6 @@ import type { DeliveryQueue } from '../delivery/queues.js';
  * re-counting every 100 ms); 5 s tells that apart from workers that have caught up.
  */
 const SETTLE_MS = 5_000;
-
-/** The states a push waits in before a worker takes it (`waiting` includes `paused`). */
-const QUEUED_STATES = ['waiting', 'delayed', 'prioritized'] as const;
-
-export async function countQueuedPushes(queue: DeliveryQueue): Promise<number> {
-  return queue.getJobCountByTypes(...QUEUED_STATES);
-}
 
 export interface BackPressure {
   /** Counts the queued pushes (one Redis call): may the poller hand off a batch now? */

@@ -1,5 +1,7 @@
 /**
- * Whether Redis still holds a push's job, by its id (the idempotency key):
+ * Whether Redis still holds a push's job. A push held by a hand-off job (push-ledger.ts) is
+ * `live` while that job waits, runs or is retried, and `lost` once it is gone or failed for
+ * good with the push still in it. Otherwise it is its own job, by its id (the idempotency key):
  *
  * - `live`: the job has its data and is in one of BullMQ's states — waiting, delayed,
  *   prioritized, active, or failed / completed as BullMQ records those (with the reason or
@@ -17,11 +19,48 @@
  * finishedOn for every key, then BullMQ's state script for those that have data.
  */
 import type { Redis } from 'ioredis';
+import type { PushLedger } from '../delivery/push-ledger.js';
 import type { DeliveryQueue } from '../delivery/queues.js';
 
 export type JobPresence = 'live' | 'lost';
 
 export async function jobPresence(
+  deliveries: DeliveryQueue,
+  ledger: PushLedger,
+  keys: readonly string[],
+): Promise<Map<string, JobPresence>> {
+  const holders = await ledger.holders(keys);
+  const inHandOffs = new Map<string, string>();
+  keys.forEach((key, i) => {
+    const holder = holders[i];
+    if (holder !== undefined && holder !== key) inHandOffs.set(key, holder);
+  });
+  const [own, handOffs] = await Promise.all([
+    ownJobPresence(
+      deliveries,
+      keys.filter((key) => !inHandOffs.has(key)),
+    ),
+    handOffPresence(deliveries, [...new Set(inHandOffs.values())]),
+  ]);
+  for (const [key, holder] of inHandOffs) own.set(key, handOffs.get(holder) ?? 'lost');
+  return own;
+}
+
+/** A hand-off job is live while BullMQ may still run it. */
+async function handOffPresence(
+  deliveries: DeliveryQueue,
+  ids: readonly string[],
+): Promise<Map<string, JobPresence>> {
+  const states = await Promise.all(ids.map((id) => deliveries.getJobState(id)));
+  return new Map(
+    ids.map((id, i) => [
+      id,
+      ['waiting', 'active', 'delayed', 'prioritized'].includes(states[i] ?? '') ? 'live' : 'lost',
+    ]),
+  );
+}
+
+async function ownJobPresence(
   deliveries: DeliveryQueue,
   keys: readonly string[],
 ): Promise<Map<string, JobPresence>> {

@@ -20,6 +20,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { enqueuePushes } from '../delivery/enqueue-pushes.js';
+import type { PushLedger } from '../delivery/push-ledger.js';
 import type { DeliveryQueue } from '../delivery/queues.js';
 import { pushJobOf } from '../outcomes/outcome-rows.js';
 import {
@@ -43,7 +44,8 @@ export interface ReconcileSettings {
 export interface ReconcileDeps {
   knex: Knex;
   deliveries: DeliveryQueue;
-  prefix: string;
+  /** On the deliveries queue's connection. */
+  ledger: PushLedger;
   logger: Logger;
   /** Called with how many pushes a cycle handed to BullMQ again (the metric). */
   onRestored?: (count: number) => void;
@@ -78,6 +80,7 @@ export async function reconcileOnce(
 
   const presence = await jobPresence(
     deps.deliveries,
+    deps.ledger,
     page.map((push) => push.idempotencyKey),
   );
   const lostOrders = [
@@ -94,7 +97,7 @@ export async function reconcileOnce(
   // an order's younger owed pushes come along, so its pushes go back in event order.
   const owed = await owedOfOrders(deps.knex, lostOrders);
   const unchecked = owed.map((row) => row.idempotency_key).filter((key) => !presence.has(key));
-  for (const [key, found] of await jobPresence(deps.deliveries, unchecked))
+  for (const [key, found] of await jobPresence(deps.deliveries, deps.ledger, unchecked))
     presence.set(key, found);
 
   const lost = owed.filter((row) => presence.get(row.idempotency_key) !== 'live');
@@ -105,7 +108,7 @@ export async function reconcileOnce(
   const pushes = restorable.map(pushJobOf);
   // Ahead of the queue: they are late, their orders' later pushes wait for them, and under
   // eviction a job at the far end of a long queue is the first Redis evicts again.
-  await enqueuePushes(deps.prefix, deps.deliveries, pushes, { first: true });
+  await enqueuePushes(deps.ledger, deps.deliveries, pushes, { first: true });
   await markHandedOffAgain(
     deps.knex,
     pushes.map((p) => ({ eventId: p.event.eventId, idempotencyKey: p.idempotencyKey })),

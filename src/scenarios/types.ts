@@ -1,6 +1,6 @@
 /**
  * The shapes that travel through the pipeline: an outbox row becomes an OrderEvent,
- * matching turns it into zero or more PushJobs (one BullMQ job each), the worker
+ * matching turns it into zero or more PushJobs (carried by BullMQ jobs), the worker
  * renders a PushJob into a SingerRequest.
  */
 
@@ -39,6 +39,11 @@ export interface PushJob {
   event: OrderEvent;
   recipient: Recipient;
   channel: Channel;
+  /**
+   * Attempts made before this job existed: a push whose first attempt (in a hand-off job,
+   * deliver-hand-off.ts) failed gets a job of its own that counts it.
+   */
+  priorAttempts?: number;
 }
 
 /** The body of `POST {SINGER_URL}/push` (SPEC §5). */

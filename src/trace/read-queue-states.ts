@@ -1,6 +1,7 @@
 /**
  * Where each push stands in Redis: its delivery job (waiting, delayed = retrying,
- * completed, failed) and its dead-letter entry. Optional for a trace: when Redis does not
+ * completed, failed) — the hand-off job that holds it, while one does — and its
+ * dead-letter entry. Optional for a trace: when Redis does not
  * answer within a few seconds the trace still shows what MySQL knows, and says so.
  */
 import { assertRedisReachable, connectRedis } from '../redis/redis-connection.js';
@@ -10,6 +11,7 @@ import {
   openDeliveryQueue,
   type DeliveryJobSettings,
 } from '../delivery/queues.js';
+import { pushLedger } from '../delivery/push-ledger.js';
 import type { JobState, QueueStates } from './order-trace.js';
 
 export interface QueueStateSource extends DeliveryJobSettings {
@@ -34,9 +36,15 @@ export async function readQueueStates(
   const deadLetters = openDeadLetterQueue(redis, source.queuePrefix);
   try {
     const states = new Map<string, QueueStates>();
-    for (const key of keys) {
+    const ledger = pushLedger(redis, source);
+    const [holders, settled] = await Promise.all([
+      ledger.holders(keys),
+      ledger.settledLately(keys),
+    ]);
+    for (const [i, key] of keys.entries()) {
       const [delivery, deadLetter] = await Promise.all([
-        deliveries.getJobState(key),
+        // Settled in a hand-off job, a push has no job of its own to ask: it is done.
+        settled[i] ? 'completed' : deliveries.getJobState(holders[i] ?? key),
         deadLetters.getJobState(key),
       ]);
       states.set(key, { delivery: delivery as JobState, deadLetter: deadLetter as JobState });

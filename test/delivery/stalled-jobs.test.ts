@@ -2,14 +2,16 @@
 // dead-lettering died too: the next worker to start finds it and dead-letters it, once.
 // Real BullMQ queues in Redis (one key prefix per test) and a real MySQL for the dead
 // letters; the crash is the state it leaves.
-import { Worker } from 'bullmq';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { DEFAULT_ORDER_COLUMNS, migrationContextOf } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
-import { addTurns, currentTurn } from '../../src/delivery/order-turns.js';
+import { handOffPushes } from '../../src/delivery/enqueue-pushes.js';
+import { pushLedger, type PushLedger } from '../../src/delivery/push-ledger.js';
 import {
   DELIVERY_QUEUE,
+  HAND_OFF_JOB,
   openDeadLetterQueue,
   openDeliveryQueue,
   type DeadLetterQueue,
@@ -40,6 +42,7 @@ let deliveries: DeliveryQueue;
 let deadLetters: DeadLetterQueue;
 let outcomes: OutcomeRecorder;
 let deps: StalledJobDeps;
+let ledger: PushLedger;
 
 beforeAll(async () => {
   db = await createTestDatabase('stalled-jobs');
@@ -64,7 +67,8 @@ beforeEach(() => {
   });
   deadLetters = openDeadLetterQueue(redis, prefix);
   outcomes = startOutcomeRecorder(db.knex, pino({ level: 'silent' }));
-  deps = { deliveries, deadLetters, turns: redis, prefix, outcomes };
+  ledger = pushLedger(redis, { queuePrefix: prefix, completedJobRetentionS: 3600 });
+  deps = { deliveries, deadLetters, ledger, outcomes };
 });
 
 afterEach(async () => {
@@ -95,14 +99,19 @@ async function pushFor(eventId: string): Promise<PushJob> {
 
 /** Queues the push with its turn, takes it as a worker would, and fails it for `reason`. */
 async function failAs(push: PushJob, reason: string): Promise<void> {
-  await addTurns(redis, prefix, [push]);
-  // One attempt: moveToFailed then fails it for good, as BullMQ's stall check does.
+  await ledger.holdInOwnJobs([push]);
   await deliveries.add(push.scenario, push, { jobId: push.idempotencyKey, attempts: 1 });
-  const taker = new Worker<PushJob>(DELIVERY_QUEUE, null, { connection: redis, prefix });
+  await takeAndFail(push.idempotencyKey, reason);
+}
+
+/** Takes the next job as a worker would and fails it for good for `reason`. */
+async function takeAndFail(jobId: string, reason: string): Promise<void> {
+  const taker = new Worker(DELIVERY_QUEUE, null, { connection: redis, prefix });
   try {
     const job = await taker.getNextJob('taker-token');
-    expect(job?.id).toBe(push.idempotencyKey);
-    await job!.moveToFailed(new Error(reason), 'taker-token');
+    expect(job?.id).toBe(jobId);
+    // Fails for good, whatever attempts are left, as BullMQ's stall check does.
+    await job!.moveToFailed(new UnrecoverableError(reason), 'taker-token');
   } finally {
     await taker.close();
   }
@@ -120,7 +129,7 @@ it('dead-letters a push whose workers kept dying, ends its turn, and does so onc
   expect(letters[0]?.reason).toMatch(/worker died while delivering it/);
   expect((await deadLetters.getJob(push.idempotencyKey))?.data.push).toEqual(push);
   // The order's next push is not held up behind it.
-  expect(await currentTurn(redis, prefix, push.event.orderId)).toBeUndefined();
+  expect(await ledger.currentTurn(push.event.orderId)).toBeUndefined();
 
   // A second worker starting finds nothing left to do.
   expect(await deadLetterStalledJobs(deps)).toBe(0);
@@ -134,4 +143,31 @@ it('leaves alone pushes that failed for any other reason', async () => {
   expect(await deadLetterStalledJobs(deps)).toBe(0);
   const letters = await listDeadLetters(db.knex);
   expect(letters.filter((l) => l.push.idempotencyKey === push.idempotencyKey)).toEqual([]);
+});
+
+it('gives each push a stalled hand-off still held its own job, and removes the hand-off', async () => {
+  const [settled, held] = [await pushFor('1003'), await pushFor('1004')];
+  await handOffPushes(ledger, deliveries, [settled, held]);
+  const [handOffId] = await ledger.holders([held.idempotencyKey]);
+  // One of its pushes was delivered before its workers kept dying.
+  await ledger.settle([settled]);
+  await takeAndFail(handOffId!, 'job stalled more than allowable limit');
+
+  expect(await deadLetterStalledJobs(deps)).toBe(0);
+
+  expect(await deliveries.getJob(handOffId!)).toBeUndefined();
+  const own = await deliveries.getJob(held.idempotencyKey);
+  expect(own?.data).toEqual(held);
+  expect(await deliveries.getJobState(held.idempotencyKey)).toBe('waiting');
+  expect(await deliveries.getJob(settled.idempotencyKey)).toBeUndefined();
+  expect(await ledger.holders([held.idempotencyKey, settled.idempotencyKey])).toEqual([
+    held.idempotencyKey,
+    undefined,
+  ]);
+  expect((await deliveries.getJobs(['waiting'])).map((job) => job.name)).not.toContain(
+    HAND_OFF_JOB,
+  );
+  const letters = await listDeadLetters(db.knex);
+  const keys = [held.idempotencyKey, settled.idempotencyKey];
+  expect(letters.filter((l) => keys.includes(l.push.idempotencyKey))).toEqual([]);
 });

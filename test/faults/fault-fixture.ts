@@ -6,7 +6,7 @@ import knexFactory, { type Knex } from 'knex';
 import { loadConfig } from '../../src/config.js';
 import { migrationContextOf, DEFAULT_ORDER_COLUMNS } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
-import { orderTurnKey } from '../../src/delivery/order-turns.js';
+import { orderTurnKey, pushLedger } from '../../src/delivery/push-ledger.js';
 import { openDeliveryQueue } from '../../src/delivery/queues.js';
 import { assertRedisReachable, connectRedis } from '../../src/redis/redis-connection.js';
 import type { RedisSettings } from '../../src/redis/redis-settings.js';
@@ -298,11 +298,14 @@ export async function createFaultScene(
       try {
         await assertRedisReachable(client, redis);
         lines.push(`jobs: ${JSON.stringify(await queue.getJobCounts())}`);
+        const ledger = pushLedger(client, { queuePrefix, completedJobRetentionS: 1 });
         for (const push of missing.slice(0, 10)) {
           const job = await queue.getJob(push.key);
           const turns = await client.zrange(orderTurnKey(queuePrefix, push.orderId), 0, -1);
+          const [holder] = await ledger.holders([push.key]);
           lines.push(
             `  ${push.key} (order ${push.orderId}): job ${await queue.getJobState(push.key)}, ` +
+              `held by ${holder ?? '-'}, ` +
               `attempts ${job?.attemptsMade ?? '-'}, failed: ${job?.failedReason ?? '-'}; turns [${turns.join(', ')}]`,
           );
         }
@@ -364,8 +367,18 @@ export function countFigures(
     const arrived = pushes
       .filter((push) => firstArrival.has(push.key))
       .sort((a, b) => (firstArrival.get(a.key) ?? 0) - (firstArrival.get(b.key) ?? 0));
-    if (arrived.some((push, i) => i > 0 && push.eventId < (arrived[i - 1]?.eventId ?? 0n)))
+    if (arrived.some((push, i) => i > 0 && push.eventId < (arrived[i - 1]?.eventId ?? 0n))) {
       outOfOrder += 1;
+      console.log(
+        `[faults] order ${arrived[0]?.orderId} arrived out of order: ` +
+          arrived
+            .map((push) => {
+              const request = accepted[firstArrival.get(push.key) ?? 0];
+              return `${push.key}@${request?.receivedAt}`;
+            })
+            .join(', '),
+      );
+    }
   }
   return {
     events: new Set(expected.map((push) => push.eventId)).size,
@@ -383,11 +396,17 @@ export function countFigures(
  * held deliveries up before the service resumed by itself.
  */
 export function longestSilenceMs(requests: ReceivedPush[], since: number): number {
-  let longest = 0;
+  return longestSilence(requests, since).ms;
+}
+
+/** The longest gap between pushes reaching Singer after `since`, and when it ended. */
+function longestSilence(requests: ReceivedPush[], since: number): { ms: number; endedAt: number } {
+  let longest = { ms: 0, endedAt: since };
   let previous = since;
   for (const { receivedAt } of requests) {
     if (receivedAt < since) continue;
-    longest = Math.max(longest, receivedAt - previous);
+    if (receivedAt - previous > longest.ms)
+      longest = { ms: receivedAt - previous, endedAt: receivedAt };
     previous = receivedAt;
   }
   return longest;
@@ -457,14 +476,22 @@ export async function changeOrdersThroughFailover(
   return { moved: await failover, startedAt };
 }
 
-/** How many pushes reached Singer after the new master took over; logs it with the longest silence. */
+/**
+ * How many pushes reached Singer after the new master took over; logs it with the longest
+ * silence. Taken over: when the test saw the promotion, or, if deliveries stopped for over a
+ * second after the failover began (the old master gone), when they resumed — the service may
+ * find the new master before the test's own poll of the sentinels does.
+ */
 export function pushesAfterFailover(
   scene: FaultScene,
   moved: Failover | undefined,
   startedAt: number,
 ): number {
-  const silenceMs = longestSilenceMs(scene.singer.requests, startedAt);
-  const after = scene.singer.requests.filter((r) => r.receivedAt > (moved?.at ?? 0)).length;
+  const { requests } = scene.singer;
+  const silence = longestSilence(requests, startedAt);
+  const silenceMs = silence.ms;
+  const takenOverAt = Math.min(moved?.at ?? 0, silenceMs > 1_000 ? silence.endedAt : Infinity);
+  const after = requests.filter((r) => r.receivedAt >= takenOverAt).length;
   console.log(
     `[redis] ${after} pushes reached Singer after the new master took over; longest silence ${silenceMs} ms`,
   );

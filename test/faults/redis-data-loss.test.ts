@@ -6,7 +6,7 @@
 // its original key, each order's pushes in the order of its changes.
 import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
-import { openDeliveryQueue } from '../../src/delivery/queues.js';
+import { pushLedger } from '../../src/delivery/push-ledger.js';
 import { connectRedis } from '../../src/redis/redis-connection.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { sleep, type ServiceProcess } from '../support/service-process.js';
@@ -35,18 +35,15 @@ afterEach(async () => {
   redis = undefined;
 });
 
-async function waitingJobs(scene: FaultScene): Promise<number> {
+/** The pushes Redis holds for delivery (push-ledger.ts), in any job and any state. */
+async function heldPushes(scene: FaultScene): Promise<number> {
   const connection = connectRedis(scene.redis, 'fail-fast');
-  const queue = openDeliveryQueue(connection, scene.queuePrefix, {
-    deliveryAttempts: 1,
-    completedJobRetentionS: 1,
-    failedJobRetentionS: 1,
-  });
   try {
-    const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized');
-    return Object.values(counts).reduce((sum, n) => sum + n, 0);
+    return await pushLedger(connection, {
+      queuePrefix: scene.queuePrefix,
+      completedJobRetentionS: 1,
+    }).countHeld();
   } finally {
-    await queue.close();
     connection.disconnect();
   }
 }
@@ -73,10 +70,10 @@ async function queueThenLose(
   const current = scene;
   // A slow Singer, which can also be made to hold every request until released.
   const gate: { held?: Promise<void>; release: () => void } = { release: () => {} };
-  let holding = 0;
-  current.setRespond(async () => {
+  const holding = new Set<string>();
+  current.setRespond(async (push) => {
     if (gate.held) {
-      holding += 1;
+      holding.add(push.idempotencyKey);
       await gate.held;
     }
     await sleep(SINGER_DELAY_MS);
@@ -92,15 +89,20 @@ async function queueThenLose(
   // Singer holds what it is answering: from here until the loss nothing more arrives, so
   // what did is known exactly, and so is what Redis will lose.
   gate.held = new Promise((resolve) => (gate.release = resolve));
-  await until(() => holding === 4, 'Singer holds a request from each worker');
-  const arrivedBefore = current.singer.deliveredKeys().size;
-  const inFlight = holding;
-  const queued = await waitingJobs(current);
+  await until(() => holding.size === 4, 'Singer holds a request from each worker');
+  const arrived = new Set(current.singer.deliveredKeys());
+  const inFlight = holding.size;
+  // Every push that arrived is settled (its outcome committed) a moment after Singer's answer.
+  await until(
+    async () => (await heldPushes(current)) === ORDERS * STEPS - arrived.size,
+    'the pushes that arrived to be settled',
+  );
+  // Held and not at Singer: waiting in jobs, or in hand-off jobs for a free lane.
+  const queued = ORDERS * STEPS - arrived.size - inFlight;
   expect(queued).toBeGreaterThanOrEqual(QUEUED_AT_LEAST);
-  expect(queued).toBe(ORDERS * STEPS - arrivedBefore - inFlight);
 
   await lose(redis);
-  expect(await waitingJobs(current)).toBe(0);
+  expect(await heldPushes(current)).toBe(0);
   // Singer answers the requests it held (their outcomes are committed long before the
   // reconciler looks), then answers at once: the rest is the reconciler's to restore.
   current.setRespond(undefined);
@@ -115,10 +117,18 @@ async function queueThenLose(
     unexpected: 0,
     outOfOrder: 0,
   });
-  // Exactly what Redis lost was restored: neither a push that had arrived nor one in flight.
+  // Exactly what Redis lost was restored: neither a push that had arrived nor one in flight,
+  // and none twice. A job still running when Redis lost it sends nothing more: a hand-off job
+  // sends a push only while the ledger says it holds it, a push job only in its turn.
+  const restoredKeys = [
+    ...service
+      .output()
+      .matchAll(/"key":"([^"]+)"[^\n]*restored a push whose job Redis no longer held/g),
+  ].map((m) => m[1]!);
+  expect(restoredKeys).toHaveLength(restored);
   expect(restored).toBe(queued);
-  const restoredLines = service.output().match(/restored a push whose job Redis no longer held/g);
-  expect(restoredLines?.length).toBe(restored);
+  expect(restoredKeys.filter((key) => arrived.has(key) || holding.has(key))).toEqual([]);
+  expect(figures.duplicates).toBe(0);
   expect(service.exitStatus).toBeUndefined();
   return { figures, queued, restored };
 }

@@ -47,6 +47,7 @@ describe('the dashboard behind basic auth', () => {
   let pipeline: Pipeline;
   let browser: Browser | undefined;
   let refusedOrderId = '';
+  let refusedOnce = 0;
   let retriedOrderId = '';
   let failedJobId = '';
   let delayedJobId = '';
@@ -67,11 +68,14 @@ describe('the dashboard behind basic auth', () => {
         DELIVERY_BACKOFF_BASE_MS: '600000',
         DELIVERY_BACKOFF_MAX_MS: '600000',
       },
-      // Singer refuses one order's push for good (400): a failed delivery job and a dead letter;
-      // it is unavailable (503) for another: a delivery job delayed until its retry.
+      // Singer is unavailable for one order's push once (503, retry at once) and then refuses
+      // it for good (400): a push job of its own that failed, and a dead letter; it is
+      // unavailable (503) for another: a push job delayed until its retry.
       respond: (push) =>
         push.body.data.orderId === refusedOrderId
-          ? { status: 400, body: REFUSAL }
+          ? refusedOnce++ === 0
+            ? { status: 503, headers: { 'Retry-After': '0' } }
+            : { status: 400, body: REFUSAL }
           : push.body.data.orderId === retriedOrderId
             ? { status: 503 }
             : { status: 200 },
@@ -102,8 +106,15 @@ describe('the dashboard behind basic auth', () => {
       eventually(
         async () => {
           const jobs = await deliveries.getJobs([state]);
-          const ofOrder = jobs.filter((job) => job.data.event.orderId === orderId);
-          return jobs.length === 1 && ofOrder.length === 1 ? String(ofOrder[0]?.id) : undefined;
+          // A push job, or (completed) the hand-off job that delivered the order's push.
+          const ofOrder = jobs.filter((job) =>
+            'pushes' in job.data
+              ? job.data.pushes.some((push) => push.event.orderId === orderId)
+              : job.data.event.orderId === orderId,
+          );
+          return ofOrder.length === 1 && (state === 'completed' || jobs.length === 1)
+            ? String(ofOrder[0]?.id)
+            : undefined;
         },
         20_000,
         () => `no single ${state} delivery job of order ${orderId}`,

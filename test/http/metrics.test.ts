@@ -126,6 +126,7 @@ describe('/metrics, /healthz and /readyz', () => {
     );
     expect(sampleValue(backlogged, 'push_outbox_backlog')).toBe(ORDERS);
     expect(queueDepth(backlogged, 'deliveries', 'waiting')).toBe(0);
+    expect(sampleValue(backlogged, 'push_pushes_in_redis')).toBe(0);
 
     // 2. A poller, no worker: the pushes wait in the queue, aged from their hand-off (not
     // from their events, which are older).
@@ -141,7 +142,9 @@ describe('/metrics, /healthz and /readyz', () => {
     );
     expect(sampleValue(handedOff, 'push_outbox_backlog')).toBe(0);
     expect(sampleValue(handedOff, 'push_outbox_lag_seconds')).toBe(0);
-    expect(queueDepth(handedOff, 'deliveries', 'waiting')).toBe(ORDERS);
+    // One claim, one hand-off job carrying the five pushes.
+    expect(queueDepth(handedOff, 'deliveries', 'waiting')).toBe(1);
+    expect(sampleValue(handedOff, 'push_pushes_in_redis')).toBe(ORDERS);
     expect(queueAge(handedOff, 'deliveries')).toBeLessThanOrEqual(
       (Date.now() - pollerStartedAt) / 1000,
     );
@@ -153,7 +156,8 @@ describe('/metrics, /healthz and /readyz', () => {
       WAIT_MS,
       () => `push_queue_oldest_waiting_age_seconds stayed under ${HOLD_S} s with waiting jobs`,
     );
-    expect(queueDepth(waited, 'deliveries', 'waiting')).toBe(ORDERS);
+    expect(queueDepth(waited, 'deliveries', 'waiting')).toBe(1);
+    expect(sampleValue(waited, 'push_pushes_in_redis')).toBe(ORDERS);
     expect(queueAge(waited, 'dead-letters')).toBe(0);
 
     // 3. A worker delivers them.
@@ -192,7 +196,8 @@ describe('/metrics, /healthz and /readyz', () => {
     // Gauges are read from MySQL and Redis at scrape time: every process reports the pipeline.
     const elsewhere = await scrape(httpOnly);
     expect(sampleValue(elsewhere, 'push_outbox_backlog')).toBe(0);
-    expect(queueDepth(elsewhere, 'deliveries', 'completed')).toBe(ORDERS);
+    expect(queueDepth(elsewhere, 'deliveries', 'completed')).toBe(1);
+    expect(sampleValue(elsewhere, 'push_pushes_in_redis')).toBe(0);
     expect(queueDepth(elsewhere, 'deliveries', 'waiting')).toBe(0);
     expect(queueDepth(elsewhere, 'deliveries', 'failed')).toBe(0);
     expect(queueDepth(elsewhere, 'dead-letters', 'waiting')).toBe(0);
@@ -257,7 +262,7 @@ describe('/metrics, /healthz and /readyz', () => {
     expect(samplesOf(broken, 'push_outbox_backlog')).toEqual([]);
     expect(samplesOf(broken, 'push_outbox_lag_seconds')).toEqual([]);
     expect(broken.families.get('push_outbox_lag_seconds')?.type).toBe('gauge');
-    expect(queueDepth(broken, 'deliveries', 'completed')).toBe(ORDERS);
+    expect(queueDepth(broken, 'deliveries', 'completed')).toBe(1);
     expect(sampleValue(broken, 'push_up', { dependency: 'mysql' })).toBe(1);
     expect(sampleValue(broken, 'process_cpu_seconds_total')).toBeGreaterThan(0);
 

@@ -10,8 +10,14 @@ import {
   OUTBOX_TABLE,
 } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
-import { enqueuePushes } from '../../src/delivery/enqueue-pushes.js';
-import { openDeliveryQueue, type DeliveryQueue } from '../../src/delivery/queues.js';
+import { handOffPushes } from '../../src/delivery/enqueue-pushes.js';
+import { pushLedger, type PushLedger } from '../../src/delivery/push-ledger.js';
+import {
+  HAND_OFF_JOB,
+  openDeliveryQueue,
+  type DeliveryQueue,
+  type HandOff,
+} from '../../src/delivery/queues.js';
 import { connectRedis } from '../../src/redis/redis-connection.js';
 import { singleNodeRedis } from '../../src/redis/redis-settings.js';
 import { createOrderServiceTables } from '../../src/demo/order-service-schema.js';
@@ -76,17 +82,26 @@ afterEach(async () => {
   await db.drop();
 });
 
-/** A poller process's own resources: its claim connection, a Redis connection, the delivery queue. */
-function openPoller(): { claims: ClaimConnection; queue: DeliveryQueue } {
+/**
+ * A poller process's own resources: its claim connection, a Redis connection, the delivery
+ * queue and the ledger on its connection, and its hand-off, as the service wires it.
+ */
+function openPoller(): {
+  claims: ClaimConnection;
+  queue: DeliveryQueue;
+  ledger: PushLedger;
+  handOff: (pushes: PushJob[]) => Promise<void>;
+} {
   const claims = openClaimConnection(db.url, { idleTimeoutS: 60, queryTimeoutMs: 10_000 });
   const redis = connectRedis(singleNodeRedis(testRedisUrl()), 'fail-fast');
   const queue = openDeliveryQueue(redis, prefix, JOB_SETTINGS);
+  const ledger = pushLedger(redis, { queuePrefix: prefix, ...JOB_SETTINGS });
   cleanups.push(
     () => claims.close(),
     async () => redis.disconnect(),
     () => queue.close(),
   );
-  return { claims, queue };
+  return { claims, queue, ledger, handOff: (pushes) => handOffPushes(ledger, queue, pushes) };
 }
 
 /**
@@ -133,9 +148,14 @@ async function unclaimedCount(knex: Knex): Promise<number> {
   return Number(n);
 }
 
-async function jobIdsIn(queue: DeliveryQueue): Promise<string[]> {
+/** The keys of the pushes waiting in the queue, in hand-off jobs or their own. */
+async function pushKeysIn(queue: DeliveryQueue): Promise<string[]> {
   const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized', 'active'], 0, -1);
-  return jobs.map((job) => String(job.id));
+  return jobs.flatMap((job) =>
+    job.name === HAND_OFF_JOB
+      ? (job.data as HandOff).pushes.map((push) => push.idempotencyKey)
+      : [String(job.id)],
+  );
 }
 
 /**
@@ -181,7 +201,7 @@ describe('concurrent pollers', () => {
     // events whose predecessors the other holds, the case per-order ordering must handle.
     const bothHoldAClaim = rendezvous(2);
     const pollers = ['A', 'B'].map((name) => {
-      const { claims, queue } = openPoller();
+      const { claims, queue, handOff } = openPoller();
       let firstCycle = true;
       const deps: HandOffDeps = {
         claims,
@@ -195,7 +215,7 @@ describe('concurrent pollers', () => {
             // Hold the claim a varying moment, so the batches interleave differently each run.
             await new Promise((resolve) => setTimeout(resolve, 1));
           }
-          await enqueuePushes(prefix, queue, pushes);
+          await handOff(pushes);
           for (const push of pushes) enqueued.push({ poller: name, push });
         },
       };
@@ -208,9 +228,9 @@ describe('concurrent pollers', () => {
     const keys = enqueued.map(({ push }) => push.idempotencyKey);
     expect(new Set(keys).size).toBe(keys.length); // no push handed off twice
     expect([...keys].sort()).toEqual([...expected.keys].sort());
-    const jobIds = await jobIdsIn(pollers[0]!.queue);
-    expect(jobIds.length).toBe(expected.keys.length);
-    expect([...jobIds].sort()).toEqual([...expected.keys].sort());
+    const queued = await pushKeysIn(pollers[0]!.queue);
+    expect(queued.length).toBe(expected.keys.length);
+    expect([...queued].sort()).toEqual([...expected.keys].sort());
     // Both pollers took part, and they did contend for one order's events (otherwise the
     // ordering check below would prove nothing).
     expect(new Set(enqueued.map(({ poller }) => poller))).toEqual(new Set(['A', 'B']));
@@ -232,7 +252,7 @@ describe('concurrent pollers', () => {
   it('leaves the rows unclaimed when enqueueing fails, and a later cycle hands them off', async () => {
     await recordBacklog(20, LIFE.slice(0, 3));
     const expected = await expectedPushKeys(db.knex);
-    const { claims, queue } = openPoller();
+    const { claims, queue, ledger, handOff } = openPoller();
     const deps = (enqueue: HandOffDeps['enqueue']): HandOffDeps => ({
       claims,
       catalog,
@@ -250,13 +270,13 @@ describe('concurrent pollers', () => {
       ),
     ).rejects.toThrow('Redis is down');
     expect(await unclaimedCount(db.knex)).toBe(expected.eventCount);
-    expect(await jobIdsIn(queue)).toEqual([]);
+    expect(await pushKeysIn(queue)).toEqual([]);
 
     // BullMQ took the jobs, then the poller failed before its commit (the crash window).
     await expect(
       handOffBatch(
         deps(async (pushes) => {
-          await enqueuePushes(prefix, queue, pushes);
+          await handOff(pushes);
           throw new Error('lost the MySQL connection');
         }),
         100,
@@ -264,15 +284,16 @@ describe('concurrent pollers', () => {
     ).rejects.toThrow('lost the MySQL connection');
     expect(await unclaimedCount(db.knex)).toBe(expected.eventCount);
 
-    const later = await handOffBatch(
-      deps((pushes) => enqueuePushes(prefix, queue, pushes)),
-      100,
-    );
+    const firstHolders = await ledger.holders(expected.keys);
+    const later = await handOffBatch(deps(handOff), 100);
 
     expect(later).toMatchObject({ claimed: expected.eventCount, handedOff: expected.eventCount });
     expect(await unclaimedCount(db.knex)).toBe(0);
-    // Re-enqueueing the same events added nothing: one job per push, by job id.
-    expect((await jobIdsIn(queue)).sort()).toEqual([...expected.keys].sort());
+    // Handing the same events off again added nothing: each push once in the queue, still
+    // held by the first hand-off.
+    expect((await pushKeysIn(queue)).sort()).toEqual([...expected.keys].sort());
+    expect(firstHolders.every((holder) => holder?.startsWith('hand-off-'))).toBe(true);
+    expect(await ledger.holders(expected.keys)).toEqual(firstHolders);
   });
 
   it('lets a second claimer take other rows at once while a first holds its claim open', async () => {

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEFAULT_ORDER_COLUMNS, migrationContextOf } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
-import { enqueuePushes } from '../../src/delivery/enqueue-pushes.js';
+import { handOffPushes } from '../../src/delivery/enqueue-pushes.js';
+import { pushLedger } from '../../src/delivery/push-ledger.js';
 import { openDeliveryQueue, type DeliveryQueue } from '../../src/delivery/queues.js';
 import { connectRedis } from '../../src/redis/redis-connection.js';
 import { singleNodeRedis } from '../../src/redis/redis-settings.js';
@@ -49,7 +50,12 @@ beforeAll(async () => {
       databaseUrl: db.url,
       catalog: loadScenarioCatalog(),
       logger: createLogger('silent'),
-      enqueue: (pushes) => enqueuePushes(prefix, queue, pushes),
+      enqueue: (pushes) =>
+        handOffPushes(
+          pushLedger(redis, { queuePrefix: prefix, completedJobRetentionS: 3600 }),
+          queue,
+          pushes,
+        ),
       onCycle: (result) => cycles.push({ at: Date.now(), claimed: result.claimed }),
     },
     {

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { migrationContextOf } from '../../src/db/migration-context.js';
 import { migrateLatest } from '../../src/db/run-migrations.js';
 import type { ReplayDeps } from '../../src/delivery/dead-letter.js';
+import { pushLedger } from '../../src/delivery/push-ledger.js';
 import { listDeadLetters, type DeadLetter } from '../../src/outcomes/dead-letter-rows.js';
 import {
   createOrderServiceTables,
@@ -250,8 +251,7 @@ export async function startPipeline(
         replayRedis ??= connectRedis(config.redis, 'blocking');
         return {
           knex,
-          redis: replayRedis,
-          prefix: queuePrefix,
+          ledger: pushLedger(replayRedis, config),
           deliveries: service.deliveries,
           deadLetters: service.deadLetters,
         };

@@ -1,0 +1,245 @@
+/**
+ * What Redis knows about each push in flight, apart from the jobs that carry it: its turn in
+ * its order, who holds it, and whether it was settled lately. One owner for all three, so
+ * that the poller, the workers, the reconciler and `push dlq replay` change them together,
+ * each change one atomic script.
+ *
+ * - **Turns** (SPEC §7, pushes for one order leave in the order of its events): each order
+ *   with pushes in flight has a sorted set, scored by event id, of its unsettled pushes'
+ *   keys. A push goes only when it is first in its set (or, inside one hand-off job, right
+ *   behind its own order's earlier pushes of that job); a later push waits while an earlier
+ *   one is retried, and other orders are never held up.
+ * - **Holders**: one hash, push key → the id of the BullMQ job that will deliver it: a
+ *   hand-off job (one per claimed batch, which makes each push's first attempt) or the
+ *   push's own job (its key: retries, pushes waiting for their turn, restored and replayed
+ *   pushes). The first holder wins, so when a poller died between enqueueing and committing
+ *   and the rows are claimed again, the pushes of both hand-offs are delivered once, by the
+ *   first. Its size is the number of pushes in Redis: what back-pressure counts.
+ * - **Settled**: keys delivered or dead-lettered in the last COMPLETED_JOB_RETENTION_S,
+ *   scored by when. A hand-off skips them: a poller that died after its pushes were
+ *   enqueued and delivered, but before its commit, hands the same rows off again, and
+ *   nothing is sent twice. (About 80 bytes a push, where a retained job takes over 1 KB.)
+ *
+ * All keys sit under the queue prefix, so on a Redis Cluster they share the queues' hash tag
+ * and each script's keys one slot.
+ */
+import type { RedisClient } from '../redis/redis-connection.js';
+import type { PushJob } from '../scenarios/types.js';
+
+export function orderTurnKey(prefix: string, orderId: string): string {
+  return `${prefix}:order-turns:${orderId}`;
+}
+
+function holdersKey(prefix: string): string {
+  return `${prefix}:push-holders`;
+}
+
+function settledKey(prefix: string): string {
+  return `${prefix}:settled-pushes`;
+}
+
+/**
+ * What a hand-off job may do with each of its pushes (the take script's answer):
+ * - `skip`: settled already, or held by another job: not this job's to send;
+ * - `go`: its turn, or right behind this job's own earlier pushes of its order: send it;
+ * - `wait`: an earlier push of its order is held elsewhere: give it a job of its own.
+ */
+export type Take = 'skip' | 'go' | 'wait';
+const TAKES: readonly Take[] = ['skip', 'go', 'wait'];
+
+// KEYS: holders, settled, one turn set per push. ARGV: holder ('' = each push holds itself),
+// trim-before (ms), then key and event id per push.
+const HOLD_LUA = `
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
+for i = 3, #KEYS do
+  local key = ARGV[2 * i - 3]
+  if ARGV[1] == '' then
+    redis.call('ZREM', KEYS[2], key)
+    redis.call('ZADD', KEYS[i], ARGV[2 * i - 2], key)
+    redis.call('HSET', KEYS[1], key, key)
+  elseif not redis.call('ZSCORE', KEYS[2], key) then
+    redis.call('ZADD', KEYS[i], ARGV[2 * i - 2], key)
+    redis.call('HSETNX', KEYS[1], key, ARGV[1])
+  end
+end
+return 0`;
+
+// KEYS: holders, one turn set per push (in event order). ARGV: the job's id, then the keys.
+const TAKE_LUA = `
+local ahead, codes = {}, {}
+for i = 2, #KEYS do
+  local key, turns = ARGV[i], KEYS[i]
+  local holder = redis.call('HGET', KEYS[1], key)
+  local rank = redis.call('ZRANK', turns, key)
+  local code = 0
+  if rank and (not holder or holder == ARGV[1]) then
+    if not holder then redis.call('HSET', KEYS[1], key, ARGV[1]) end
+    local mine = ahead[turns] or 0
+    if rank == mine then
+      code = 1
+      ahead[turns] = mine + 1
+    else
+      code = 2
+    end
+  elseif holder == ARGV[1] then
+    -- Its turn is gone (evicted): nothing here will send it; the reconciler restores it.
+    redis.call('HDEL', KEYS[1], key)
+  end
+  codes[#codes + 1] = code
+end
+return codes`;
+
+// KEYS: holders, settled, one turn set per push. ARGV: now (ms), then the keys.
+const SETTLE_LUA = `
+for i = 3, #KEYS do
+  local key = ARGV[i - 1]
+  redis.call('ZREM', KEYS[i], key)
+  redis.call('HDEL', KEYS[1], key)
+  redis.call('ZADD', KEYS[2], ARGV[1], key)
+end
+return 0`;
+
+interface LedgerCommands {
+  pushHold(...args: Array<string | number>): Promise<unknown>;
+  pushTake(...args: Array<string | number>): Promise<number[]>;
+  pushSettle(...args: Array<string | number>): Promise<unknown>;
+}
+
+/** ioredis sends a defined command as EVALSHA, loading the script once per connection. */
+function commands(redis: RedisClient): LedgerCommands {
+  const client = redis as RedisClient & Partial<LedgerCommands>;
+  if (!client.pushHold) {
+    client.defineCommand('pushHold', { lua: HOLD_LUA });
+    client.defineCommand('pushTake', { lua: TAKE_LUA });
+    client.defineCommand('pushSettle', { lua: SETTLE_LUA });
+  }
+  return client as RedisClient & LedgerCommands;
+}
+
+export interface PushLedger {
+  /**
+   * Records pushes as in flight, held by the hand-off job `holder`: their turns, and this
+   * holder unless an earlier one holds them. Settled pushes are left out (a repeated
+   * hand-off). Written on the queue's connection before the job, in the same turn of the
+   * event loop, so Redis has them before the job exists.
+   */
+  holdForHandOff(pushes: readonly PushJob[], holder: string): Promise<void>;
+  /**
+   * Records pushes as in flight, each held by its own job: restored, replayed, or given a
+   * job by a hand-off job (first attempt failed, or not its turn). Clears their settled
+   * mark: a replayed dead letter is unsettled again.
+   */
+  holdInOwnJobs(pushes: readonly PushJob[]): Promise<void>;
+  /** The hand-off job `holder` takes its pushes: what to do with each, in its order. */
+  take(pushes: readonly PushJob[], holder: string): Promise<Take[]>;
+  /** Delivered or dead-lettered: ends the turn (the order's next push may go), marks it settled. */
+  settle(pushes: readonly PushJob[]): Promise<void>;
+  /**
+   * Whether `holder` still holds the push: not when Redis lost it (FLUSHALL, a restart
+   * without persistence, a failover that lost the last writes) and it was restored since,
+   * or is about to be.
+   */
+  holds(push: PushJob, holder: string): Promise<boolean>;
+  /** The key of the push whose turn it is for this order, or undefined when none waits. */
+  currentTurn(orderId: string): Promise<string | undefined>;
+  /** Ends a turn by key, for a turn left behind by a push that nothing holds any more. */
+  dropTurn(orderId: string, key: string): Promise<void>;
+  /** Who holds each key (undefined: nothing in Redis does). */
+  holders(keys: readonly string[]): Promise<Array<string | undefined>>;
+  /** How many pushes Redis holds, in any job and any state. */
+  countHeld(): Promise<number>;
+  /** Whether each key was settled (delivered or dead-lettered) lately. */
+  settledLately(keys: readonly string[]): Promise<boolean[]>;
+}
+
+export interface LedgerSettings {
+  queuePrefix: string;
+  /** How long a settled push is remembered: as long as a completed job would be kept. */
+  completedJobRetentionS: number;
+}
+
+export function pushLedger(
+  redis: RedisClient,
+  { queuePrefix: prefix, completedJobRetentionS: settledRetentionS }: LedgerSettings,
+): PushLedger {
+  const run = commands(redis);
+  const holders = holdersKey(prefix);
+  const settled = settledKey(prefix);
+  const settling: PushJob[] = [];
+  let nextSettle: Promise<void> | undefined;
+  const turnsOf = (pushes: readonly PushJob[]) =>
+    pushes.map((push) => orderTurnKey(prefix, push.event.orderId));
+
+  function hold(pushes: readonly PushJob[], holder: string): Promise<unknown> {
+    if (pushes.length === 0) return Promise.resolve();
+    const keys = [holders, settled, ...turnsOf(pushes)];
+    const trimBefore = Date.now() - settledRetentionS * 1000;
+    return run.pushHold(
+      keys.length,
+      ...keys,
+      holder,
+      trimBefore,
+      ...pushes.flatMap((push) => [push.idempotencyKey, push.event.eventId]),
+    );
+  }
+
+  return {
+    async holdForHandOff(pushes, holder) {
+      await hold(pushes, holder);
+    },
+    async holdInOwnJobs(pushes) {
+      await hold(pushes, '');
+    },
+    async take(pushes, holder) {
+      if (pushes.length === 0) return [];
+      const keys = [holders, ...turnsOf(pushes)];
+      const codes = await run.pushTake(
+        keys.length,
+        ...keys,
+        holder,
+        ...pushes.map((push) => push.idempotencyKey),
+      );
+      return codes.map((code) => TAKES[code] ?? 'skip');
+    },
+    settle(pushes) {
+      if (pushes.length === 0) return Promise.resolve();
+      settling.push(...pushes);
+      // Deliveries that end in the same I/O phase are settled by one script call.
+      nextSettle ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        const batch = settling.splice(0);
+        nextSettle = undefined;
+        const keys = [holders, settled, ...turnsOf(batch)];
+        await run.pushSettle(
+          keys.length,
+          ...keys,
+          Date.now(),
+          ...batch.map((p) => p.idempotencyKey),
+        );
+      });
+      return nextSettle;
+    },
+    async holds(push, holder) {
+      return (await redis.hget(holders, push.idempotencyKey)) === holder;
+    },
+    async currentTurn(orderId) {
+      const [first] = await redis.zrange(orderTurnKey(prefix, orderId), 0, 0);
+      return first;
+    },
+    async dropTurn(orderId, key) {
+      await redis.zrem(orderTurnKey(prefix, orderId), key);
+    },
+    async holders(keys) {
+      if (keys.length === 0) return [];
+      const found = await redis.hmget(holders, ...keys);
+      return found.map((holder) => holder ?? undefined);
+    },
+    countHeld() {
+      return redis.hlen(holders);
+    },
+    async settledLately(keys) {
+      if (keys.length === 0) return [];
+      const scores = await redis.zmscore(settled, ...keys);
+      return scores.map((score) => score !== null);
+    },
+  };
+}
