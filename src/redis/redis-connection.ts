@@ -184,9 +184,16 @@ export async function assertQueuesUsable(
   queues: Array<{ waitUntilReady(): Promise<unknown> }>,
   settings: RedisSettings,
 ): Promise<void> {
-  try {
-    await Promise.all(queues.map((queue) => queue.waitUntilReady()));
-  } catch (err) {
+  // Waits for every queue, not only the first to fail. When this throws the caller closes the
+  // queues, and BullMQ's RedisConnection, closed while its start-up (INFO) still runs, drops all
+  // its listeners; the start-up's failure (the other queue's INFO, refused a moment later, or
+  // "Connection is closed") is then emitted as an 'error' to nobody, which crashes the process
+  // before this message is shown. Once all have settled, each failure has been emitted already,
+  // while the queues still listened (BullMQ's own handler on the start-up runs before ours).
+  const started = await Promise.allSettled(queues.map((queue) => queue.waitUntilReady()));
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) {
+    const err: unknown = failed.reason;
     throw new ServiceUnreachableError(explainRedisError(err, settings), { cause: err });
   }
 }

@@ -8,6 +8,9 @@
 //   connections are accepted and then hear nothing. forward() relays new connections again; the
 //   ones that went dark stay dark, as a session to a dead host (an old writer's address after a
 //   failover) never comes back.
+//
+// `trickle` makes the link slow instead: the server's bytes reach the product a few at a time,
+// so that replies the server sent together arrive in separate reads, apart.
 import { createServer, Socket, type Server } from 'node:net';
 import { findFreePort } from './service-process.js';
 
@@ -28,11 +31,17 @@ interface Pair {
   cut: () => void;
 }
 
-/** `listenHost`: where the relay listens (any loopback address: 127.0.0.2 reaches this machine too). */
+export interface TcpRelayOptions {
+  /** Where the relay listens (any loopback address: 127.0.0.2 reaches this machine too). */
+  listenHost?: string;
+  /** Passes the server's bytes on `bytes` at a time, one piece every `everyMs`. */
+  trickle?: { bytes: number; everyMs: number };
+}
+
 export async function startTcpRelay(
   host: string,
   targetPort: number,
-  { listenHost = '127.0.0.1' }: { listenHost?: string } = {},
+  { listenHost = '127.0.0.1', trickle }: TcpRelayOptions = {},
 ): Promise<TcpRelay> {
   const port = await findFreePort();
   const relayed = new Set<Pair>();
@@ -67,11 +76,16 @@ export async function startTcpRelay(
     };
     relayed.add(pair);
     client.on('error', pair.cut).on('close', pair.cut);
-    upstream.on('error', pair.cut).on('close', pair.cut);
+    // A server that closes (after QUIT, say) closes the product's side once it has all the bytes.
+    let upstreamClosed = pair.cut;
+    upstream.on('error', pair.cut).on('close', () => upstreamClosed());
     upstream.connect(targetPort, host, () => {
       if (!relayed.has(pair)) return; // went dark (or was cut) while connecting
       client.pipe(upstream);
-      upstream.pipe(client);
+      if (trickle) {
+        const afterLastByte = trickleTo(upstream, client, trickle, () => dark.has(client));
+        upstreamClosed = () => afterLastByte(pair.cut);
+      } else upstream.pipe(client);
     });
   }
 
@@ -112,4 +126,29 @@ export async function startTcpRelay(
       dark.clear();
     },
   };
+}
+
+/** Passes `from`'s bytes on to `to` slowly; the function returned runs `then` after the last one. */
+function trickleTo(
+  from: Socket,
+  to: Socket,
+  { bytes, everyMs }: { bytes: number; everyMs: number },
+  dark: () => boolean,
+): (then: () => void) => void {
+  let pending = Buffer.alloc(0);
+  let afterLast: (() => void) | undefined;
+  to.setNoDelay(true); // each piece its own segment: Nagle would batch them again
+  from.on('data', (chunk: Buffer) => (pending = Buffer.concat([pending, chunk])));
+  const timer = setInterval(() => {
+    if (to.destroyed) return clearInterval(timer);
+    if (dark()) return; // black-holed: it hears nothing more, trickled or not
+    if (pending.length > 0) {
+      to.write(pending.subarray(0, bytes));
+      pending = pending.subarray(bytes);
+    } else if (afterLast) {
+      clearInterval(timer);
+      afterLast();
+    }
+  }, everyMs);
+  return (then) => (afterLast = then);
 }
