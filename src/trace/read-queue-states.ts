@@ -4,7 +4,11 @@
  * dead-letter entry. Optional for a trace: when Redis does not
  * answer within a few seconds the trace still shows what MySQL knows, and says so.
  */
-import { assertRedisReachable, connectRedis } from '../redis/redis-connection.js';
+import {
+  assertQueuesUsable,
+  assertRedisReachable,
+  connectRedis,
+} from '../redis/redis-connection.js';
 import type { RedisSettings } from '../redis/redis-settings.js';
 import {
   openDeadLetterQueue,
@@ -35,6 +39,12 @@ export async function readQueueStates(
   const deliveries = openDeliveryQueue(redis, source.queuePrefix, source);
   const deadLetters = openDeadLetterQueue(redis, source.queuePrefix);
   try {
+    // Both queues started before anything is read (or closed): see assertQueuesUsable.
+    try {
+      await assertQueuesUsable([deliveries, deadLetters], source.redis);
+    } catch (err) {
+      return { states: undefined, problem: (err as Error).message };
+    }
     const states = new Map<string, QueueStates>();
     const ledger = pushLedger(redis, source);
     const [holders, settled] = await Promise.all([
