@@ -1,15 +1,13 @@
 /**
  * Commits each push's outcome (delivered or dead-lettered) to push_outcomes before the
  * worker tells BullMQ the job is done, so that MySQL, not Redis, is what says a push is
- * settled. A group commit keeps that off the hot path's critical cost: an outcome that
- * arrives is written at once (after the I/O phase it arrived in, to take its neighbours
- * along) by one of up to `maxWriters` writers, and every outcome that arrives while they are
- * all busy rides in the next write, one multi-row upsert. At low load a push waits for one
- * autocommit; at high load one round trip carries as many outcomes as finished meanwhile —
- * at most one round trip per push, about an eighth of one in a drain (measured: 97 upserts
- * for 800 pushes, up to 49 rows each). Four writers, not one: a delivery waits for its outcome's durable commit,
- * and with one commit in flight at a time the drain was bound by commit latency (1,157
- * pushes/s against 1,639 with four and 1,549 with eight, `npm run bench -- --quick`).
+ * settled. A group commit keeps that cheap: an outcome that arrives waits up to `lingerMs`
+ * (or until `maxBatch` are waiting) for others to share its commit, and one multi-row upsert
+ * carries them all; up to `maxWriters` such writes are in flight at once. Nothing that reaches
+ * Singer waits for this (the push was sent before its outcome is recorded); what waits is the
+ * end of its order turn and its job's completion. Measured (docs/BENCHMARKS.md): at 500
+ * pushes a second, writing at once meant a commit — an fsync of the binary log with
+ * sync_binlog=1 — for every one or two pushes, most of what push cost MariaDB.
  *
  * A write that fails (MySQL down, a deadlock) is retried, with backoff, for as long as the
  * service runs: the jobs wait, active and locked, rather than complete unrecorded. Only
@@ -49,6 +47,8 @@ export interface OutcomeRecorder {
 export interface OutcomeRecorderSettings {
   /** Rows per upsert. */
   maxBatch?: number;
+  /** How long an outcome waits for others to share its commit. */
+  lingerMs?: number;
   /** Upserts in flight at once. */
   maxWriters?: number;
   retryMaxMs?: number;
@@ -94,7 +94,8 @@ export function startOutcomeRecorder(
   logger: Logger,
   {
     maxBatch = 500,
-    maxWriters = 4,
+    lingerMs = 20,
+    maxWriters = 2,
     retryMaxMs = 5_000,
     onFailing,
     onRecovered,
@@ -107,6 +108,7 @@ export function startOutcomeRecorder(
   }
   let pending: Pending[] = [];
   const writers = new Set<Promise<void>>();
+  let lingering = false;
   let stopped = false;
   const stopping = new AbortController();
 
@@ -122,10 +124,15 @@ export function startOutcomeRecorder(
   }
 
   async function drain(): Promise<void> {
-    // Outcomes of deliveries whose answers arrived in the same I/O phase go together.
-    await new Promise((resolve) => setImmediate(resolve));
     let failures = 0;
     while (pending.length > 0 && !stopped) {
+      if (pending.length < maxBatch && failures === 0) {
+        // One writer at a time gathers; the others are writing what they gathered.
+        lingering = true;
+        await sleep(lingerMs, stopping.signal);
+        lingering = false;
+        if (stopped) break;
+      }
       const batch = pending.splice(0, maxBatch);
       try {
         await write(batch.map((entry) => entry.row));
@@ -152,7 +159,7 @@ export function startOutcomeRecorder(
   }
 
   function startWriting(): void {
-    if (writers.size >= maxWriters) return;
+    if (lingering || writers.size >= maxWriters) return;
     const writer = drain().finally(() => {
       writers.delete(writer);
       if (pending.length > 0 && !stopped) startWriting();

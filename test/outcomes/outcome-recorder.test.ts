@@ -95,6 +95,33 @@ it('writes the outcomes of concurrent deliveries in a few multi-row upserts, eac
   }
 });
 
+it('lets outcomes that arrive a few milliseconds apart share one commit', async () => {
+  const pushes = Array.from({ length: 10 }, (_, i) => pushOf(3_000 + i));
+  const inserts: number[] = [];
+  const onQuery = (query: { sql: string }) => {
+    if (/^\s*INSERT INTO push_outcomes/i.test(query.sql)) inserts.push(Date.now());
+  };
+  knex.on('query', onQuery);
+  const recorder = startOutcomeRecorder(knex, silent, { lingerMs: 200 });
+  const recorded: Array<Promise<void>> = [];
+  try {
+    // Answers from Singer trickling in, 5 ms apart: 45 ms in all, well inside the linger.
+    for (const push of pushes) {
+      recorded.push(
+        recorder.record({ push, outcome: 'delivered', attempts: 1, singerStatus: 200 }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await Promise.all(recorded);
+  } finally {
+    knex.off('query', onQuery);
+    await recorder.stop();
+  }
+  expect(inserts).toHaveLength(1);
+  const rows = await rowsByKey();
+  for (const push of pushes) expect(rows.get(push.idempotencyKey)?.outcome).toBe('delivered');
+});
+
 it('keeps a delivered push delivered, and lets a replayed dead letter become delivered', async () => {
   const delivered = pushOf(2_001);
   const replayed = pushOf(2_002);
