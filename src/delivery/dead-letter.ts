@@ -87,7 +87,7 @@ export async function replayDeadLetters(
     // The failed delivery job still holds the id; it must go before the id can be reused.
     const failed = await deps.deliveries.getJob(key);
     if (failed) await failed.remove();
-    await enqueuePushes(deps.ledger, deps.deliveries, [push]);
+    await enqueuePushes(deps.ledger, deps.deliveries, [{ push }]);
     const entry = await deps.deadLetters.getJob(key);
     if (entry) await entry.remove();
     replayed.push(key);

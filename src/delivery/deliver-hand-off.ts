@@ -22,7 +22,7 @@ import type { PushJob } from '../scenarios/types.js';
 import { attemptPush, type AttemptDeps } from './attempt-push.js';
 import { retryDelayMs, type BackoffSettings } from './backoff.js';
 import { addDeadLetterView } from './dead-letter.js';
-import { enqueuePushes } from './enqueue-pushes.js';
+import { enqueuePushes, type OwnJob } from './enqueue-pushes.js';
 import { parsePushJob } from './parse-push-job.js';
 import type { DeliveryQueue, HandOff } from './queues.js';
 
@@ -50,12 +50,6 @@ export interface HandOffSummary {
   abandoned: number;
 }
 
-interface HandedOn {
-  push: PushJob;
-  priorAttempts: number;
-  delayMs: number;
-}
-
 export async function deliverHandOff(
   job: Job<HandOff>,
   deps: HandOffDeps,
@@ -71,7 +65,7 @@ export async function deliverHandOff(
     skipped: 0,
     abandoned: 0,
   };
-  const handedOn: HandedOn[] = [];
+  const handedOn: OwnJob[] = [];
   const waitForTurn = (push: PushJob) =>
     handedOn.push({ push, priorAttempts: 0, delayMs: settings.orderWaitMs });
 
@@ -122,18 +116,7 @@ export async function deliverHandOff(
   const failed = ran.find((chain) => chain.status === 'rejected');
   if (failed) throw failed.reason;
 
-  if (handedOn.length > 0) {
-    const byKey = new Map(handedOn.map((entry) => [entry.push.idempotencyKey, entry]));
-    await enqueuePushes(
-      deps.ledger,
-      deps.deliveries,
-      handedOn.map((entry) => entry.push),
-      {
-        priorAttempts: (push) => byKey.get(push.idempotencyKey)?.priorAttempts ?? 0,
-        delayMs: (push) => byKey.get(push.idempotencyKey)?.delayMs ?? 0,
-      },
-    );
-  }
+  await enqueuePushes(deps.ledger, deps.deliveries, handedOn);
   summary.handedOn = handedOn.length;
   return summary;
 }

@@ -37,39 +37,40 @@ export async function handOffPushes(
   ]);
 }
 
-export interface OwnJobOptions {
-  /** Ahead of everything waiting (BullMQ's lifo), the first push taken first: for pushes
-   * that are late already, and that their orders' later pushes wait for. */
-  first?: boolean;
+/** A push to give a job of its own, and how that job starts. */
+export interface OwnJob {
+  push: PushJob;
   /** Attempts the push has made already (in its hand-off job); counted against its limit. */
-  priorAttempts?: (push: PushJob) => number;
+  priorAttempts?: number;
   /** Before its (next) attempt: a retry's back-off, or a wait for its order's turn. */
-  delayMs?: (push: PushJob) => number;
+  delayMs?: number;
 }
 
+/**
+ * `first`: ahead of everything waiting (BullMQ's lifo), the first push taken first — for
+ * pushes that are late already, and that their orders' later pushes wait for.
+ */
 export async function enqueuePushes(
   ledger: PushLedger,
   queue: DeliveryQueue,
-  pushes: PushJob[],
-  { first = false, priorAttempts, delayMs }: OwnJobOptions = {},
+  own: OwnJob[],
+  { first = false }: { first?: boolean } = {},
 ): Promise<void> {
-  if (pushes.length === 0) return;
-  const jobs = pushes.map((push) => {
-    const prior = priorAttempts?.(push) ?? 0;
+  if (own.length === 0) return;
+  const limit = queue.defaultJobOptions.attempts;
+  const jobs = own.map(({ push, priorAttempts = 0, delayMs }) => {
     const opts: JobsOptions = { jobId: push.idempotencyKey };
     if (first) opts.lifo = true;
-    if (delayMs) opts.delay = delayMs(push);
-    if (prior > 0 && queue.defaultJobOptions.attempts) {
-      opts.attempts = Math.max(queue.defaultJobOptions.attempts - prior, 1);
-    }
+    if (delayMs) opts.delay = delayMs;
+    if (priorAttempts > 0 && limit) opts.attempts = Math.max(limit - priorAttempts, 1);
     return {
       name: push.scenario,
-      data: prior > 0 ? { ...push, priorAttempts: prior } : push,
+      data: priorAttempts > 0 ? { ...push, priorAttempts } : push,
       opts,
     };
   });
   // Rare (a retry, a restore), so the ledger and the jobs need not share a connection:
   // the holders are written first, and then the jobs.
-  await ledger.holdInOwnJobs(pushes);
+  await ledger.holdInOwnJobs(own.map(({ push }) => push));
   await queue.addBulk(first ? jobs.reverse() : jobs);
 }

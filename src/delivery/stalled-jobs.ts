@@ -46,7 +46,11 @@ async function handOnStalledHandOff(deps: StalledJobDeps, job: Job<HandOff>): Pr
   });
   const holders = await deps.ledger.holders(pushes.map((push) => push.idempotencyKey));
   const held = pushes.filter((_, i) => holders[i] === job.id);
-  await enqueuePushes(deps.ledger, deps.deliveries, held);
+  await enqueuePushes(
+    deps.ledger,
+    deps.deliveries,
+    held.map((push) => ({ push })),
+  );
   await job.remove();
 }
 

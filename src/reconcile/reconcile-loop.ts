@@ -108,7 +108,12 @@ export async function reconcileOnce(
   const pushes = restorable.map(pushJobOf);
   // Ahead of the queue: they are late, their orders' later pushes wait for them, and under
   // eviction a job at the far end of a long queue is the first Redis evicts again.
-  await enqueuePushes(deps.ledger, deps.deliveries, pushes, { first: true });
+  await enqueuePushes(
+    deps.ledger,
+    deps.deliveries,
+    pushes.map((push) => ({ push })),
+    { first: true },
+  );
   await markHandedOffAgain(
     deps.knex,
     pushes.map((p) => ({ eventId: p.event.eventId, idempotencyKey: p.idempotencyKey })),
