@@ -116,7 +116,7 @@ export async function deliverHandOff(
   const failed = ran.find((chain) => chain.status === 'rejected');
   if (failed) throw failed.reason;
 
-  await enqueuePushes(deps.ledger, deps.deliveries, handedOn);
+  await enqueuePushes(deps.ledger, deps.deliveries, handedOn, { from: holder });
   summary.handedOn = handedOn.length;
   return summary;
 }

@@ -46,16 +46,35 @@ export interface OwnJob {
   delayMs?: number;
 }
 
-/**
- * `first`: ahead of everything waiting (BullMQ's lifo), the first push taken first — for
- * pushes that are late already, and that their orders' later pushes wait for.
- */
+export interface OwnJobOptions {
+  /**
+   * Ahead of everything waiting (BullMQ's lifo), the first push taken first: for pushes that
+   * are late already, and that their orders' later pushes wait for.
+   */
+  first?: boolean;
+  /**
+   * The hand-off job that holds them: only what it still holds gets a job (push-ledger.ts,
+   * handOver). Without it, the pushes are held by their own jobs whoever held them.
+   */
+  from?: string;
+}
+
 export async function enqueuePushes(
   ledger: PushLedger,
   queue: DeliveryQueue,
-  own: OwnJob[],
-  { first = false }: { first?: boolean } = {},
+  given: OwnJob[],
+  { first = false, from }: OwnJobOptions = {},
 ): Promise<void> {
+  let own = given;
+  if (from !== undefined && own.length > 0) {
+    const kept = new Set(
+      await ledger.handOver(
+        own.map(({ push }) => push),
+        from,
+      ),
+    );
+    own = own.filter(({ push }) => kept.has(push));
+  }
   if (own.length === 0) return;
   const limit = queue.defaultJobOptions.attempts;
   const jobs = own.map(({ push, priorAttempts = 0, delayMs }) => {
@@ -71,6 +90,6 @@ export async function enqueuePushes(
   });
   // Rare (a retry, a restore), so the ledger and the jobs need not share a connection:
   // the holders are written first, and then the jobs.
-  await ledger.holdInOwnJobs(own.map(({ push }) => push));
+  if (from === undefined) await ledger.holdInOwnJobs(own.map(({ push }) => push));
   await queue.addBulk(first ? jobs.reverse() : jobs);
 }

@@ -64,6 +64,22 @@ for i = 3, #KEYS do
 end
 return 0`;
 
+// KEYS: holders, one turn set per push. ARGV: the holder handing over, then key and event id
+// per push. Returns 1 for each push it still held (now held by its own job), else 0.
+const HAND_OVER_LUA = `
+local moved = {}
+for i = 2, #KEYS do
+  local key = ARGV[2 * i - 2]
+  if redis.call('HGET', KEYS[1], key) == ARGV[1] then
+    redis.call('ZADD', KEYS[i], ARGV[2 * i - 1], key)
+    redis.call('HSET', KEYS[1], key, key)
+    moved[#moved + 1] = 1
+  else
+    moved[#moved + 1] = 0
+  end
+end
+return moved`;
+
 // KEYS: holders, one turn set per push (in event order). ARGV: the job's id, then the keys.
 const TAKE_LUA = `
 local ahead, codes = {}, {}
@@ -101,6 +117,7 @@ return 0`;
 
 interface LedgerCommands {
   pushHold(...args: Array<string | number>): Promise<unknown>;
+  pushHandOver(...args: Array<string | number>): Promise<number[]>;
   pushTake(...args: Array<string | number>): Promise<number[]>;
   pushSettle(...args: Array<string | number>): Promise<unknown>;
 }
@@ -110,6 +127,7 @@ function commands(redis: RedisClient): LedgerCommands {
   const client = redis as RedisClient & Partial<LedgerCommands>;
   if (!client.pushHold) {
     client.defineCommand('pushHold', { lua: HOLD_LUA });
+    client.defineCommand('pushHandOver', { lua: HAND_OVER_LUA });
     client.defineCommand('pushTake', { lua: TAKE_LUA });
     client.defineCommand('pushSettle', { lua: SETTLE_LUA });
   }
@@ -130,6 +148,12 @@ export interface PushLedger {
    * mark: a replayed dead letter is unsettled again.
    */
   holdInOwnJobs(pushes: readonly PushJob[]): Promise<void>;
+  /**
+   * The hand-off job `holder` gives pushes jobs of their own: each it still holds becomes held
+   * by its own job. Resolves with those; the others it must not hand on (Redis lost them, and
+   * the reconciler restores them in order, or another job holds them).
+   */
+  handOver(pushes: readonly PushJob[], holder: string): Promise<PushJob[]>;
   /** The hand-off job `holder` takes its pushes: what to do with each, in its order. */
   take(pushes: readonly PushJob[], holder: string): Promise<Take[]>;
   /** Delivered or dead-lettered: ends the turn (the order's next push may go), marks it settled. */
@@ -189,6 +213,17 @@ export function pushLedger(
     },
     async holdInOwnJobs(pushes) {
       await hold(pushes, '');
+    },
+    async handOver(pushes, holder) {
+      if (pushes.length === 0) return [];
+      const keys = [holders, ...turnsOf(pushes)];
+      const moved = await run.pushHandOver(
+        keys.length,
+        ...keys,
+        holder,
+        ...pushes.flatMap((push) => [push.idempotencyKey, push.event.eventId]),
+      );
+      return pushes.filter((_, i) => moved[i] === 1);
     },
     async take(pushes, holder) {
       if (pushes.length === 0) return [];

@@ -44,12 +44,11 @@ async function handOnStalledHandOff(deps: StalledJobDeps, job: Job<HandOff>): Pr
       return [];
     }
   });
-  const holders = await deps.ledger.holders(pushes.map((push) => push.idempotencyKey));
-  const held = pushes.filter((_, i) => holders[i] === job.id);
   await enqueuePushes(
     deps.ledger,
     deps.deliveries,
-    held.map((push) => ({ push })),
+    pushes.map((push) => ({ push })),
+    { from: String(job.id) },
   );
   await job.remove();
 }

@@ -107,3 +107,18 @@ it('forgets settled pushes after the retention, at the next hand-off', async () 
   await short.holdForHandOff([pushOf(41, '8')], 'hand-off-new');
   expect(await short.settledLately([old.idempotencyKey])).toEqual([false]);
 });
+
+it('hands on to push jobs only what a hand-off still holds', async () => {
+  const [mine, theirs, lost] = [pushOf(50, '9'), pushOf(51, '10'), pushOf(52, '11')];
+  await ledger.holdForHandOff([mine, lost], 'hand-off-a');
+  await ledger.holdForHandOff([theirs], 'hand-off-b');
+  // Redis lost one of hand-off-a's pushes (as after a FLUSHALL); the reconciler restores it.
+  await redis.hdel(`${prefix}:push-holders`, lost.idempotencyKey);
+
+  expect(await ledger.handOver([mine, theirs, lost], 'hand-off-a')).toEqual([mine]);
+  expect(await ledger.holders(keysOf([mine, theirs, lost]))).toEqual([
+    mine.idempotencyKey,
+    'hand-off-b',
+    undefined,
+  ]);
+});
