@@ -18,7 +18,7 @@
  * - **Settled**: keys delivered or dead-lettered in the last COMPLETED_JOB_RETENTION_S,
  *   scored by when. A hand-off skips them: a poller that died after its pushes were
  *   enqueued and delivered, but before its commit, hands the same rows off again, and
- *   nothing is sent twice. (About 80 bytes a push, where a retained job takes over 1 KB.)
+ *   nothing is sent twice. (About 140 bytes a push, measured; a retained job takes about 1,400.)
  *
  * All keys sit under the queue prefix, so on a Redis Cluster they share the queues' hash tag
  * and each script's keys one slot.
