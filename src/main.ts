@@ -153,12 +153,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     if (config.roles.has('worker')) {
       const workerRedis = connectRedis(config.redis, 'blocking');
       const turnsRedis = connectRedis(config.redis, 'blocking', { autoPipelining: true });
-      // A delivery waits at most for a few Redis round trips, a nurse lookup and its outcome's
-      // write (knex gives up acquiring a connection after 10 s, MySQL's answer after
-      // DB_QUERY_TIMEOUT_MS) and Singer (SINGER_TIMEOUT_MS): three times that and it is
-      // stuck, not slow. Waiting for
-      // Redis to come back does not count: it blocks every delivery, and a restart would
-      // not bring Redis back.
+      // Each piece of an attempt that the watch counts (attempt-push.ts) waits at most for a
+      // nurse look-up or its outcome's write (knex gives up acquiring a connection after 10 s,
+      // MySQL's answer after DB_QUERY_TIMEOUT_MS) or for Singer (SINGER_TIMEOUT_MS): three
+      // times all that and it is stuck, not slow. A push waiting for a lane does not count
+      // (it waits for other pushes), nor does waiting for Redis to come back: it blocks every
+      // delivery, and a restart would not bring Redis back.
       const deliveriesInFlight = inFlightWatch(
         3 * (config.singerTimeoutMs + ACQUIRE_CONNECTION_TIMEOUT_MS + config.dbQueryTimeoutMs),
       );

@@ -39,6 +39,13 @@ export interface AttemptDeps extends DeadLetterDeps {
   onAttempt?: (outcome: AttemptOutcome) => void;
   /** Test hook for the crash matrix: called once Singer has answered 2xx. */
   checkpoint?: (point: 'delivered') => void;
+  /**
+   * Runs each bounded piece of an attempt — the nurse look-up, the call to Singer, the
+   * outcome's commit — so that the liveness watch counts it in flight (http/liveness.ts). A
+   * push waiting for a lane is not in flight: a hand-off of hundreds behind a slow Singer is
+   * slow, not stuck.
+   */
+  track?: <T>(piece: () => Promise<T>) => Promise<T>;
 }
 
 export type AttemptResult =
@@ -57,27 +64,23 @@ export async function attemptPush(
   /** Asked once the push has a lane, right before it is sent. */
   mayStart: () => Promise<boolean> = async () => true,
 ): Promise<AttemptResult> {
+  const track = deps.track ?? (<T>(piece: () => Promise<T>) => piece());
   let request: SingerRequest | undefined;
   try {
-    const nurse =
-      deps.renderer.needsNurse(push.scenario) && push.event.nurseId
-        ? await deps.nurses.find(push.event.nurseId)
-        : undefined;
+    const nurseId = deps.renderer.needsNurse(push.scenario) ? push.event.nurseId : null;
+    const nurse = nurseId ? await track(() => deps.nurses.find(nurseId)) : undefined;
     request = deps.renderer.render(push, nurse);
     const sending = request;
     const answer = await deps.lanes.run(async () =>
-      (await mayStart()) ? deps.singer.send(sending) : undefined,
+      (await mayStart()) ? track(() => deps.singer.send(sending)) : undefined,
     );
     if (!answer) return { outcome: 'not-started' };
     const { status, durationMs } = answer;
     deps.checkpoint?.('delivered');
     // Committed before anything in Redis says this push is done.
-    await deps.outcomes.record({
-      push,
-      outcome: 'delivered',
-      attempts: attempt,
-      singerStatus: status,
-    });
+    await track(() =>
+      deps.outcomes.record({ push, outcome: 'delivered', attempts: attempt, singerStatus: status }),
+    );
     await deps.ledger.settle([push]);
     deps.onAttempt?.({ push, attempt, outcome: 'delivered', singerStatus: status, durationMs });
     // Built only when it will be written (LOG_LEVEL=warn skips it): a few µs per push.

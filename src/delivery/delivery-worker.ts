@@ -37,8 +37,6 @@ export interface DeliveryWorkerDeps extends Omit<AttemptDeps, 'lanes'> {
   redisSettings: RedisSettings;
   prefix: string;
   deliveries: DeliveryQueue;
-  /** Runs each delivery: the liveness watch counts it in flight (http/liveness.ts). */
-  track?: <T>(delivery: () => Promise<T>) => Promise<T>;
 }
 
 export interface DeliveryWorkerSettings {
@@ -72,15 +70,12 @@ export function startDeliveryWorker(
     lanes: lanes(settings.concurrency),
     closing: () => closing,
   };
-  const track = deps.track ?? (<T>(delivery: () => Promise<T>) => delivery());
   const worker = new Worker<DeliveryJobData>(
     DELIVERY_QUEUE,
-    (job, token) =>
-      track<HandOffSummary | { singerStatus: number }>(() =>
-        job.name === HAND_OFF_JOB
-          ? deliverHandOff(job as Job<HandOff>, deps, settings)
-          : deliver(job as Job<PushJob>, token, deps, settings),
-      ),
+    (job, token): Promise<HandOffSummary | { singerStatus: number }> =>
+      job.name === HAND_OFF_JOB
+        ? deliverHandOff(job as Job<HandOff>, deps, settings)
+        : deliver(job as Job<PushJob>, token, deps, settings),
     {
       connection: deps.redis,
       prefix: deps.prefix,
