@@ -115,11 +115,13 @@ for i = 3, #KEYS do
 end
 return 0`;
 
+type LedgerScript = (...args: Array<string | number>) => Promise<unknown>;
+
 interface LedgerCommands {
-  pushHold(...args: Array<string | number>): Promise<unknown>;
-  pushHandOver(...args: Array<string | number>): Promise<number[]>;
-  pushTake(...args: Array<string | number>): Promise<number[]>;
-  pushSettle(...args: Array<string | number>): Promise<unknown>;
+  pushHold: LedgerScript;
+  pushHandOver: LedgerScript;
+  pushTake: LedgerScript;
+  pushSettle: LedgerScript;
 }
 
 /** ioredis sends a defined command as EVALSHA, loading the script once per connection. */
@@ -193,18 +195,22 @@ export function pushLedger(
   let nextSettle: Promise<void> | undefined;
   const turnsOf = (pushes: readonly PushJob[]) =>
     pushes.map((push) => orderTurnKey(prefix, push.event.orderId));
+  /** Runs a ledger script: ioredis wants the number of keys, then the keys, then the rest. */
+  const script = <T>(
+    command: keyof LedgerCommands,
+    keys: string[],
+    args: Array<string | number>,
+  ): Promise<T> => run[command](keys.length, ...keys, ...args) as Promise<T>;
 
   function hold(pushes: readonly PushJob[], holder: string): Promise<unknown> {
     if (pushes.length === 0) return Promise.resolve();
     const keys = [holders, settled, ...turnsOf(pushes)];
     const trimBefore = Date.now() - settledRetentionS * 1000;
-    return run.pushHold(
-      keys.length,
-      ...keys,
+    return script('pushHold', keys, [
       holder,
       trimBefore,
       ...pushes.flatMap((push) => [push.idempotencyKey, push.event.eventId]),
-    );
+    ]);
   }
 
   return {
@@ -217,23 +223,19 @@ export function pushLedger(
     async handOver(pushes, holder) {
       if (pushes.length === 0) return [];
       const keys = [holders, ...turnsOf(pushes)];
-      const moved = await run.pushHandOver(
-        keys.length,
-        ...keys,
+      const moved = await script<number[]>('pushHandOver', keys, [
         holder,
         ...pushes.flatMap((push) => [push.idempotencyKey, push.event.eventId]),
-      );
+      ]);
       return pushes.filter((_, i) => moved[i] === 1);
     },
     async take(pushes, holder) {
       if (pushes.length === 0) return [];
       const keys = [holders, ...turnsOf(pushes)];
-      const codes = await run.pushTake(
-        keys.length,
-        ...keys,
+      const codes = await script<number[]>('pushTake', keys, [
         holder,
         ...pushes.map((push) => push.idempotencyKey),
-      );
+      ]);
       return codes.map((code) => TAKES[code] ?? 'skip');
     },
     settle(pushes) {
@@ -244,12 +246,7 @@ export function pushLedger(
         const batch = settling.splice(0);
         nextSettle = undefined;
         const keys = [holders, settled, ...turnsOf(batch)];
-        await run.pushSettle(
-          keys.length,
-          ...keys,
-          Date.now(),
-          ...batch.map((p) => p.idempotencyKey),
-        );
+        await script('pushSettle', keys, [Date.now(), ...batch.map((p) => p.idempotencyKey)]);
       });
       return nextSettle;
     },
