@@ -95,7 +95,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     const deliveries = openDeliveryQueue(queueRedis, config.queuePrefix, config);
     const deadLetters = openDeadLetterQueue(queueRedis, config.queuePrefix);
-    // On the queue's connection: a hand-off's ledger entries and its job go out together.
+    // The poller's, the reconciler's and back-pressure's; the workers have their own.
     const ledger = pushLedger(queueRedis, config);
     const queueError = throttledErrorLog(
       logger,

@@ -60,7 +60,6 @@ export async function deadLetterPush(
 
 export interface ReplayDeps {
   knex: Knex;
-  /** On the deliveries queue's connection (enqueue-pushes.ts). */
   ledger: PushLedger;
   deliveries: DeliveryQueue;
   deadLetters: DeadLetterQueue;

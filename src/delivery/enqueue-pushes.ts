@@ -8,9 +8,7 @@
  * - `enqueuePushes`: a job per push, id = its idempotency key — the pushes that need a job
  *   of their own: a retry, a push waiting for its order's turn, a restored or replayed one.
  *
- * Either way the ledger (push-ledger.ts) records them in flight before any job exists. A
- * hand-off writes both in one turn of the event loop on the queue's own connection (Redis
- * applies one connection's commands in the order they were written): one round trip.
+ * Either way the ledger (push-ledger.ts) records them in flight before any job exists.
  */
 import type { JobsOptions } from 'bullmq';
 import type { PushJob } from '../scenarios/types.js';
@@ -31,10 +29,12 @@ export async function handOffPushes(
 ): Promise<void> {
   if (pushes.length === 0) return;
   const jobId = handOffJobId(pushes);
-  await Promise.all([
-    ledger.holdForHandOff(pushes, jobId),
-    queue.add(HAND_OFF_JOB, { pushes }, { ...handOffJobOptions, jobId }),
-  ]);
+  // The ledger first, then the job, each awaited: sent together on one connection they would
+  // still reach Redis out of order whenever the ledger's script is not loaded yet (a new
+  // connection, a Redis restarted or failed over): ioredis re-sends it after NOSCRIPT, by
+  // which time a worker may have taken the job and found none of its pushes in line.
+  await ledger.holdForHandOff(pushes, jobId);
+  await queue.add(HAND_OFF_JOB, { pushes }, { ...handOffJobOptions, jobId });
 }
 
 /** A push to give a job of its own, and how that job starts. */
@@ -88,8 +88,7 @@ export async function enqueuePushes(
       opts,
     };
   });
-  // Rare (a retry, a restore), so the ledger and the jobs need not share a connection:
-  // the holders are written first, and then the jobs.
+  // The holders first, and then the jobs (see handOffPushes).
   if (from === undefined) await ledger.holdInOwnJobs(own.map(({ push }) => push));
   await queue.addBulk(first ? jobs.reverse() : jobs);
 }

@@ -140,8 +140,7 @@ export interface PushLedger {
   /**
    * Records pushes as in flight, held by the hand-off job `holder`: their turns, and this
    * holder unless an earlier one holds them. Settled pushes are left out (a repeated
-   * hand-off). Written on the queue's connection before the job, in the same turn of the
-   * event loop, so Redis has them before the job exists.
+   * hand-off). Awaited before the job is added, so Redis has them before the job exists.
    */
   holdForHandOff(pushes: readonly PushJob[], holder: string): Promise<void>;
   /**

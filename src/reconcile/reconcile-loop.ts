@@ -44,7 +44,6 @@ export interface ReconcileSettings {
 export interface ReconcileDeps {
   knex: Knex;
   deliveries: DeliveryQueue;
-  /** On the deliveries queue's connection. */
   ledger: PushLedger;
   logger: Logger;
   /** Called with how many pushes a cycle handed to BullMQ again (the metric). */
