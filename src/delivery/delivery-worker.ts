@@ -58,14 +58,15 @@ export interface DeliveryWorker {
   brake: WorkerBrake;
 }
 
-type WorkerDeps = DeliveryWorkerDeps & AttemptDeps;
+/** What the worker's jobs use: the given dependencies, its lanes, and whether it is closing. */
+type WorkerDeps = DeliveryWorkerDeps & HandOffDeps;
 
 export function startDeliveryWorker(
   given: DeliveryWorkerDeps,
   settings: DeliveryWorkerSettings,
 ): DeliveryWorker {
   let closing = false;
-  const deps: WorkerDeps & HandOffDeps = {
+  const deps: WorkerDeps = {
     ...given,
     lanes: lanes(settings.concurrency),
     closing: () => closing,
