@@ -195,21 +195,28 @@ async function myTurn(
       await deps.ledger.holdInOwnJobs([push]);
       return 'wait';
     }
-    if (!(await turnLeftBehind(first, deps))) return 'wait';
-    await deps.ledger.dropTurn(orderId, first);
+    const leftBy = await turnLeftBehind(first, deps);
+    if (leftBy === false) return 'wait';
+    // Only if that holder still holds it: read apart, it may have handed the push on since.
+    await deps.ledger.dropTurn(orderId, first, leftBy);
   }
 }
 
 /**
- * Whether the turn ahead belongs to a push nothing will settle, so it must not hold its order
+ * Whether (and by which holder) the turn ahead was left to a push nothing will settle, so it
+ * must not hold its order
  * up forever: its job finished without ending it (removed by hand, or a worker died between),
  * or, with no holder recorded (an older version's), its job is gone. A push whose holder is
  * recorded but whose job Redis does not have is waited for: it is being added right now
  * (holders go first), or Redis lost it and the reconciler restores it, in order.
  */
-async function turnLeftBehind(key: string, deps: WorkerDeps): Promise<boolean> {
+async function turnLeftBehind(
+  key: string,
+  deps: WorkerDeps,
+): Promise<false | { holder: string | undefined }> {
   const [holder] = await deps.ledger.holders([key]);
   const state = await deps.deliveries.getJobState(holder ?? key);
-  if (state === 'completed' || state === 'failed') return true;
-  return state === 'unknown' && holder === undefined;
+  const left =
+    state === 'completed' || state === 'failed' || (state === 'unknown' && holder === undefined);
+  return left && { holder };
 }

@@ -80,6 +80,14 @@ for i = 2, #KEYS do
 end
 return moved`;
 
+// KEYS: the turn set, holders. ARGV: the key, the holder it was left by ('' = none).
+const DROP_TURN_LUA = `
+local holder = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+if holder ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1`;
+
 // KEYS: holders, one turn set per push (in event order). ARGV: the job's id, then the keys.
 const TAKE_LUA = `
 local ahead, codes = {}, {}
@@ -122,6 +130,7 @@ interface LedgerCommands {
   pushHandOver: LedgerScript;
   pushTake: LedgerScript;
   pushSettle: LedgerScript;
+  pushDropTurn: LedgerScript;
 }
 
 /** ioredis sends a defined command as EVALSHA, loading the script once per connection. */
@@ -132,6 +141,7 @@ function commands(redis: RedisClient): LedgerCommands {
     client.defineCommand('pushHandOver', { lua: HAND_OVER_LUA });
     client.defineCommand('pushTake', { lua: TAKE_LUA });
     client.defineCommand('pushSettle', { lua: SETTLE_LUA });
+    client.defineCommand('pushDropTurn', { lua: DROP_TURN_LUA });
   }
   return client as RedisClient & LedgerCommands;
 }
@@ -167,8 +177,12 @@ export interface PushLedger {
   holds(push: PushJob, holder: string): Promise<boolean>;
   /** The key of the push whose turn it is for this order, or undefined when none waits. */
   currentTurn(orderId: string): Promise<string | undefined>;
-  /** Ends a turn by key, for a turn left behind by a push that nothing holds any more. */
-  dropTurn(orderId: string, key: string): Promise<void>;
+  /**
+   * Ends a turn left behind by a push nothing will settle, if `leftBy.holder` (undefined: none)
+   * still holds it: a job that finished stays finished, so a holder unchanged since its job was
+   * seen finished has truly left it; one that changed has handed the push on meanwhile.
+   */
+  dropTurn(orderId: string, key: string, leftBy: { holder: string | undefined }): Promise<void>;
   /** Who holds each key (undefined: nothing in Redis does). */
   holders(keys: readonly string[]): Promise<Array<string | undefined>>;
   /** How many pushes Redis holds, in any job and any state. */
@@ -256,8 +270,8 @@ export function pushLedger(
       const [first] = await redis.zrange(orderTurnKey(prefix, orderId), 0, 0);
       return first;
     },
-    async dropTurn(orderId, key) {
-      await redis.zrem(orderTurnKey(prefix, orderId), key);
+    async dropTurn(orderId, key, { holder }) {
+      await script('pushDropTurn', [orderTurnKey(prefix, orderId), holders], [key, holder ?? '']);
     },
     async holders(keys) {
       if (keys.length === 0) return [];
