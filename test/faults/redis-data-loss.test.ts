@@ -117,16 +117,18 @@ async function queueThenLose(
     unexpected: 0,
     outOfOrder: 0,
   });
-  // Exactly what Redis lost was restored: neither a push that had arrived nor one in flight,
-  // and none twice. A job still running when Redis lost it sends nothing more: a hand-off job
-  // sends a push only while the ledger says it holds it, a push job only in its turn.
+  // Only what Redis lost was restored: neither a push that had arrived nor one in flight,
+  // and none twice. A job still running when Redis lost it sends nothing more — a hand-off job
+  // sends a push only while the ledger says it holds it, a push job only in its turn — save a
+  // send per lane whose check passed the moment before the loss (delivered, not restored).
   const restoredKeys = [
     ...service
       .output()
       .matchAll(/"key":"([^"]+)"[^\n]*restored a push whose job Redis no longer held/g),
   ].map((m) => m[1]!);
   expect(restoredKeys).toHaveLength(restored);
-  expect(restored).toBe(queued);
+  expect(restored).toBeLessThanOrEqual(queued);
+  expect(restored).toBeGreaterThanOrEqual(queued - inFlight);
   expect(restoredKeys.filter((key) => arrived.has(key) || holding.has(key))).toEqual([]);
   expect(figures.duplicates).toBe(0);
   expect(service.exitStatus).toBeUndefined();
