@@ -14,7 +14,8 @@
  *   push's own job (its key: retries, pushes waiting for their turn, restored and replayed
  *   pushes). The first holder wins, so when a poller died between enqueueing and committing
  *   and the rows are claimed again, the pushes of both hand-offs are delivered once, by the
- *   first. Its size is the number of pushes in Redis: what back-pressure counts.
+ *   first (unless the first one's job was never added). Its size is the number of pushes in
+ *   Redis: what back-pressure counts.
  * - **Settled**: keys delivered or dead-lettered in the last COMPLETED_JOB_RETENTION_S,
  *   scored by when. A hand-off skips them: a poller that died after its pushes were
  *   enqueued and delivered, but before its commit, hands the same rows off again, and
@@ -25,6 +26,7 @@
  */
 import type { RedisClient } from '../redis/redis-connection.js';
 import type { PushJob } from '../scenarios/types.js';
+import { DELIVERY_QUEUE } from './queues.js';
 
 export function orderTurnKey(prefix: string, orderId: string): string {
   return `${prefix}:order-turns:${orderId}`;
@@ -48,18 +50,24 @@ export type Take = 'skip' | 'go' | 'wait';
 const TAKES: readonly Take[] = ['skip', 'go', 'wait'];
 
 // KEYS: holders, settled, one turn set per push. ARGV: holder ('' = each push holds itself),
-// trim-before (ms), then key and event id per push.
+// trim-before (ms), the delivery queue's job key prefix, then key and event id per push.
+// A hand-off takes a push over from an earlier hand-off whose job does not exist: the poller
+// that held it never added that job (Redis went away in between, and the rows stayed
+// unstamped), so nothing else will ever send it. That job's key shares the prefix's hash tag.
 const HOLD_LUA = `
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
 for i = 3, #KEYS do
-  local key = ARGV[2 * i - 3]
+  local key = ARGV[2 * i - 2]
   if ARGV[1] == '' then
     redis.call('ZREM', KEYS[2], key)
-    redis.call('ZADD', KEYS[i], ARGV[2 * i - 2], key)
+    redis.call('ZADD', KEYS[i], ARGV[2 * i - 1], key)
     redis.call('HSET', KEYS[1], key, key)
   elseif not redis.call('ZSCORE', KEYS[2], key) then
-    redis.call('ZADD', KEYS[i], ARGV[2 * i - 2], key)
-    redis.call('HSETNX', KEYS[1], key, ARGV[1])
+    redis.call('ZADD', KEYS[i], ARGV[2 * i - 1], key)
+    local holder = redis.call('HGET', KEYS[1], key)
+    if not holder or (holder ~= key and redis.call('EXISTS', ARGV[3] .. holder) == 0) then
+      redis.call('HSET', KEYS[1], key, ARGV[1])
+    end
   end
 end
 return 0`;
@@ -204,6 +212,8 @@ export function pushLedger(
   const run = commands(redis);
   const holders = holdersKey(prefix);
   const settled = settledKey(prefix);
+  // Where BullMQ keeps a delivery job's hash: \`${prefix}:${queue}:${id}\` (Queue.toKey).
+  const jobKeyPrefix = `${prefix}:${DELIVERY_QUEUE}:`;
   const settling: PushJob[] = [];
   let nextSettle: Promise<void> | undefined;
   const turnsOf = (pushes: readonly PushJob[]) =>
@@ -222,6 +232,7 @@ export function pushLedger(
     return script('pushHold', keys, [
       holder,
       trimBefore,
+      jobKeyPrefix,
       ...pushes.flatMap((push) => [push.idempotencyKey, push.event.eventId]),
     ]);
   }

@@ -3,6 +3,7 @@
 // (a poller that died between enqueueing and committing) does — nothing twice.
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { pushLedger, type PushLedger } from '../../src/delivery/push-ledger.js';
+import { DELIVERY_QUEUE } from '../../src/delivery/queues.js';
 import { connectRedis, type RedisClient } from '../../src/redis/redis-connection.js';
 import { singleNodeRedis } from '../../src/redis/redis-settings.js';
 import type { PushJob } from '../../src/scenarios/types.js';
@@ -41,6 +42,11 @@ function pushOf(eventId: number, orderId: string): PushJob {
 
 const keysOf = (pushes: PushJob[]) => pushes.map((push) => push.idempotencyKey);
 
+/** The hash BullMQ keeps for a delivery job (enough for the ledger to see that it exists). */
+async function addJob(id: string): Promise<void> {
+  await redis.hset(`${prefix}:${DELIVERY_QUEUE}:${id}`, 'name', 'hand-off', 'data', '{}');
+}
+
 it("lets a hand-off send each order's pushes in event order, and only what is its turn", async () => {
   const earlier = pushOf(10, '1');
   await ledger.holdForHandOff([earlier], 'hand-off-a');
@@ -61,6 +67,7 @@ it("lets a hand-off send each order's pushes in event order, and only what is it
 it('keeps the first holder when the same rows are handed off twice, and sends nothing settled again', async () => {
   const pushes = [pushOf(20, '3'), pushOf(21, '4')];
   await ledger.holdForHandOff(pushes, 'hand-off-first');
+  await addJob('hand-off-first');
   // The poller died before its commit; the rows, and one more, are claimed again.
   const again = [...pushes, pushOf(22, '5')];
   await ledger.holdForHandOff(again, 'hand-off-again');
@@ -121,4 +128,17 @@ it('hands on to push jobs only what a hand-off still holds', async () => {
     'hand-off-b',
     undefined,
   ]);
+});
+
+it('lets a later hand-off take over pushes whose first hand-off job was never added', async () => {
+  // Redis went away between the first hold and its job: the rows stayed unstamped, and the
+  // poller claims them again in a batch of another shape (another hand-off id).
+  const pushes = [pushOf(60, '12'), pushOf(61, '12'), pushOf(62, '13')];
+  await ledger.holdForHandOff(pushes, 'hand-off-never-added');
+  await ledger.holdForHandOff(pushes, 'hand-off-retried');
+
+  expect(await ledger.holders(keysOf(pushes))).toEqual(Array(3).fill('hand-off-retried'));
+  expect(await ledger.take(pushes, 'hand-off-retried')).toEqual(['go', 'go', 'go']);
+  expect(await ledger.take(pushes, 'hand-off-never-added')).toEqual(['skip', 'skip', 'skip']);
+  expect(await ledger.countHeld()).toBe(3);
 });
