@@ -251,7 +251,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           databaseUrl: config.databaseUrl,
           catalog,
           logger: logger.child({ role: 'poller' }),
-          enqueue: (pushes) => handOffPushes(ledger, deliveries, pushes),
+          enqueue: (pushes, held) => handOffPushes(ledger, deliveries, pushes, held),
           checkpoint: options.checkpoint,
           onCycle: (result) => {
             pollerBeat.beat();

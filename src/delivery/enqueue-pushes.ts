@@ -26,6 +26,7 @@ export async function handOffPushes(
   ledger: PushLedger,
   queue: DeliveryQueue,
   pushes: PushJob[],
+  held?: () => void,
 ): Promise<void> {
   if (pushes.length === 0) return;
   const jobId = handOffJobId(pushes);
@@ -34,6 +35,7 @@ export async function handOffPushes(
   // connection, a Redis restarted or failed over): ioredis re-sends it after NOSCRIPT, by
   // which time a worker may have taken the job and found none of its pushes in line.
   await ledger.holdForHandOff(pushes, jobId);
+  held?.();
   await queue.add(HAND_OFF_JOB, { pushes }, { ...handOffJobOptions, jobId });
 }
 

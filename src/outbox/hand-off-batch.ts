@@ -23,10 +23,11 @@ export interface HandOffDeps {
   /** The poller's own connection (claim-connection.ts): READ COMMITTED for its life. */
   claims: ClaimConnection;
   catalog: ScenarioCatalog;
-  enqueue: (pushes: PushJob[]) => Promise<void>;
+  /** Hands the pushes to BullMQ; calls `held` once the ledger has them, before the job exists. */
+  enqueue: (pushes: PushJob[], held?: () => void) => Promise<void>;
   logger: Logger;
   /** Test hook for the crash matrix: called at named points of the cycle. */
-  checkpoint?: (point: 'claimed' | 'enqueued') => void;
+  checkpoint?: (point: 'claimed' | 'held' | 'enqueued') => void;
 }
 
 export interface HandOffResult {
@@ -90,7 +91,7 @@ export async function handOffBatch(
       }
       pushes.push(...match.pushes);
     }
-    await deps.enqueue(pushes);
+    await deps.enqueue(pushes, () => deps.checkpoint?.('held'));
     deps.checkpoint?.('enqueued');
     await markHandedOffAndCommit(
       claims,
