@@ -123,3 +123,21 @@ it('is not ready, and logs a bounded number of lines, when REDIS_URL is a cluste
   service.kill('SIGTERM');
   expect((await service.waitForExit()).code).toBe(0);
 }, 60_000);
+
+it("takes over, on the cluster, the pushes of a hand-off whose job was never added (the hold script reads that job's key in the prefix's slot)", async () => {
+  const orderIds = await scene.createOrders(5);
+  await scene.changeOrders(orderIds, 2);
+  const crashing = await scene.startService('cluster-crash-at-held', { PUSH_CRASH_AT: 'held' });
+  expect((await crashing.waitForExit()).signal, crashing.output()).toBe('SIGKILL');
+  // One more change: the next claim is a batch of another shape, under another hand-off id.
+  await scene.changeOrders(orderIds.slice(0, 1), 1);
+
+  const restarted = await scene.startService('cluster-after-held');
+  await restarted.waitUntilReady();
+  const figures = await scene.waitForDelivery(1);
+  report('Redis Cluster, SIGKILL between the hold and the hand-off job', figures);
+  expect(figures).toMatchObject({ lost: 0, unexpected: 0, outOfOrder: 0 });
+  expect(await scene.unhandedRows()).toBe(0);
+  restarted.kill('SIGTERM');
+  expect((await restarted.waitForExit()).code).toBe(0);
+}, 60_000);
