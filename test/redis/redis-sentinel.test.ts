@@ -45,7 +45,14 @@ afterAll(async () => {
 
 it('delivers every push through Sentinel while the master is SIGKILLed mid-burst', async () => {
   const orderIds = await scene.createOrders(ORDERS);
-  const service = await scene.startService('behind-sentinel');
+  // Replication is asynchronous: a master SIGKILLed mid-burst may take with it the last writes
+  // it had acknowledged (a hand-off job, a push's record), and what restores those is the
+  // reconciler, RECONCILE_AFTER_S after their hand-off (60 s by default; a few here, so that
+  // every push arrives within the test).
+  const service = await scene.startService('behind-sentinel', {
+    RECONCILE_AFTER_S: '5',
+    RECONCILE_INTERVAL_S: '1',
+  });
   await service.waitUntilReady();
 
   const { moved, startedAt } = await changeOrdersThroughFailover(
