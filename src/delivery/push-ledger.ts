@@ -157,8 +157,9 @@ function commands(redis: RedisClient): LedgerCommands {
 export interface PushLedger {
   /**
    * Records pushes as in flight, held by the hand-off job `holder`: their turns, and this
-   * holder unless an earlier one holds them. Settled pushes are left out (a repeated
-   * hand-off). Awaited before the job is added, so Redis has them before the job exists.
+   * holder unless an earlier job holds them (an earlier hand-off whose job was never added
+   * does not). Settled pushes are left out (a repeated hand-off). Awaited before the job is
+   * added, so Redis has them before the job exists.
    */
   holdForHandOff(pushes: readonly PushJob[], holder: string): Promise<void>;
   /**
