@@ -16,7 +16,7 @@ type OrderColumns = MigrationContext['orderColumns'];
 
 const ROLES = ['poller', 'worker', 'http'] as const;
 /** Where the crash tests make the process kill or freeze itself (PUSH_CRASH_AT). */
-export const CRASH_POINTS = ['claimed', 'held', 'enqueued', 'delivered'] as const;
+export const CRASH_POINTS = ['claimed', 'held', 'enqueued', 'delivered', 'handed-over'] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 /** SIGKILL ends the process; SIGSTOP freezes it with its connections open, like a dead host. */
 export const CRASH_SIGNALS = ['SIGKILL', 'SIGSTOP'] as const;

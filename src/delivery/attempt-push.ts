@@ -37,8 +37,12 @@ export interface AttemptDeps extends DeadLetterDeps {
   lanes: Lanes;
   logger: Logger;
   onAttempt?: (outcome: AttemptOutcome) => void;
-  /** Test hook for the crash matrix: called once Singer has answered 2xx. */
-  checkpoint?: (point: 'delivered') => void;
+  /**
+   * Test hook for the crash matrix (PUSH_CRASH_AT): `delivered` once Singer has answered 2xx;
+   * `handed-over` (a hand-off job) once the ledger has handed pushes on to jobs of their own,
+   * before those jobs exist.
+   */
+  checkpoint?: (point: 'delivered' | 'handed-over') => void;
   /**
    * Runs each bounded piece of an attempt — the nurse look-up, the call to Singer, the
    * outcome's commit — so that the liveness watch counts it in flight (http/liveness.ts). A

@@ -15,7 +15,8 @@
  * this job holds it: after Redis lost its data (FLUSHALL, an empty restart) a job still
  * running sends nothing more, and the reconciler restores the rest in order. If it fails
  * under that (Redis or MySQL gone, the worker shut down) it is retried, and the take skips
- * what was settled meanwhile.
+ * what was settled meanwhile, and hands on again what it had handed on to jobs Redis never
+ * got.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { PushJob } from '../scenarios/types.js';
@@ -76,7 +77,7 @@ export async function deliverHandOff(
       const chain = chains.get(push.event.orderId);
       if (chain) chain.push(push);
       else chains.set(push.event.orderId, [push]);
-    } else if (take === 'wait') waitForTurn(push);
+    } else if (take === 'wait' || take === 'orphaned') waitForTurn(push);
     else summary.skipped += 1;
   });
 
@@ -116,7 +117,10 @@ export async function deliverHandOff(
   const failed = ran.find((chain) => chain.status === 'rejected');
   if (failed) throw failed.reason;
 
-  await enqueuePushes(deps.ledger, deps.deliveries, handedOn, { from: holder });
+  await enqueuePushes(deps.ledger, deps.deliveries, handedOn, {
+    from: holder,
+    handedOver: () => deps.checkpoint?.('handed-over'),
+  });
   summary.handedOn = handedOn.length;
   return summary;
 }

@@ -59,13 +59,15 @@ export interface OwnJobOptions {
    * handOver). Without it, the pushes are held by their own jobs whoever held them.
    */
   from?: string;
+  /** Called once the ledger has handed them over (`from`), before their jobs exist. */
+  handedOver?: () => void;
 }
 
 export async function enqueuePushes(
   ledger: PushLedger,
   queue: DeliveryQueue,
   given: OwnJob[],
-  { first = false, from }: OwnJobOptions = {},
+  { first = false, from, handedOver }: OwnJobOptions = {},
 ): Promise<void> {
   let own = given;
   if (from !== undefined && own.length > 0) {
@@ -76,6 +78,7 @@ export async function enqueuePushes(
       ),
     );
     own = own.filter(({ push }) => kept.has(push));
+    if (own.length > 0) handedOver?.();
   }
   if (own.length === 0) return;
   const limit = queue.defaultJobOptions.attempts;

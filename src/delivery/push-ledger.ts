@@ -44,10 +44,13 @@ function settledKey(prefix: string): string {
  * What a hand-off job may do with each of its pushes (the take script's answer):
  * - `skip`: settled already, or held by another job: not this job's to send;
  * - `go`: its turn, or right behind this job's own earlier pushes of its order: send it;
- * - `wait`: an earlier push of its order is held elsewhere: give it a job of its own.
+ * - `wait`: an earlier push of its order is held elsewhere: give it a job of its own;
+ * - `orphaned`: handed on to a job of its own that Redis does not have (Redis went away
+ *   between the hand-over and the job, and this hand-off is being retried): hand it on
+ *   again. Adding a job is idempotent by its id, so one being added right now is not doubled.
  */
-export type Take = 'skip' | 'go' | 'wait';
-const TAKES: readonly Take[] = ['skip', 'go', 'wait'];
+export type Take = 'skip' | 'go' | 'wait' | 'orphaned';
+const TAKES: readonly Take[] = ['skip', 'go', 'wait', 'orphaned'];
 
 // KEYS: holders, settled, one turn set per push. ARGV: holder ('' = each push holds itself),
 // trim-before (ms), the delivery queue's job key prefix, then key and event id per push.
@@ -72,14 +75,16 @@ for i = 3, #KEYS do
 end
 return 0`;
 
-// KEYS: holders, one turn set per push. ARGV: the holder handing over, then key and event id
-// per push. Returns 1 for each push it still held (now held by its own job), else 0.
+// KEYS: holders, one turn set per push. ARGV: the holder handing over, the delivery queue's
+// job key prefix, then key and event id per push. Returns 1 for each push it still held (now
+// held by its own job) or had handed on to a job Redis does not have, else 0.
 const HAND_OVER_LUA = `
 local moved = {}
 for i = 2, #KEYS do
-  local key = ARGV[2 * i - 2]
-  if redis.call('HGET', KEYS[1], key) == ARGV[1] then
-    redis.call('ZADD', KEYS[i], ARGV[2 * i - 1], key)
+  local key = ARGV[2 * i - 1]
+  local holder = redis.call('HGET', KEYS[1], key)
+  if holder == ARGV[1] or (holder == key and redis.call('EXISTS', ARGV[2] .. key) == 0) then
+    redis.call('ZADD', KEYS[i], ARGV[2 * i], key)
     redis.call('HSET', KEYS[1], key, key)
     moved[#moved + 1] = 1
   else
@@ -96,11 +101,12 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1`;
 
-// KEYS: holders, one turn set per push (in event order). ARGV: the job's id, then the keys.
+// KEYS: holders, one turn set per push (in event order). ARGV: the job's id, the delivery
+// queue's job key prefix, then the keys.
 const TAKE_LUA = `
 local ahead, codes = {}, {}
 for i = 2, #KEYS do
-  local key, turns = ARGV[i], KEYS[i]
+  local key, turns = ARGV[i + 1], KEYS[i]
   local holder = redis.call('HGET', KEYS[1], key)
   local rank = redis.call('ZRANK', turns, key)
   local code = 0
@@ -113,6 +119,8 @@ for i = 2, #KEYS do
     else
       code = 2
     end
+  elseif rank and holder == key and redis.call('EXISTS', ARGV[2] .. key) == 0 then
+    code = 3
   elseif holder == ARGV[1] then
     -- Its turn is gone (evicted): nothing here will send it; the reconciler restores it.
     redis.call('HDEL', KEYS[1], key)
@@ -170,8 +178,9 @@ export interface PushLedger {
   holdInOwnJobs(pushes: readonly PushJob[]): Promise<void>;
   /**
    * The hand-off job `holder` gives pushes jobs of their own: each it still holds becomes held
-   * by its own job. Resolves with those; the others it must not hand on (Redis lost them, and
-   * the reconciler restores them in order, or another job holds them).
+   * by its own job. Resolves with those, and those handed on before to a job Redis does not
+   * have (to be added again); the others it must not hand on (Redis lost them, and the
+   * reconciler restores them in order, or another job holds them).
    */
   handOver(pushes: readonly PushJob[], holder: string): Promise<PushJob[]>;
   /** The hand-off job `holder` takes its pushes: what to do with each, in its order. */
@@ -250,6 +259,7 @@ export function pushLedger(
       const keys = [holders, ...turnsOf(pushes)];
       const moved = await script<number[]>('pushHandOver', keys, [
         holder,
+        jobKeyPrefix,
         ...pushes.flatMap((push) => [push.idempotencyKey, push.event.eventId]),
       ]);
       return pushes.filter((_, i) => moved[i] === 1);
@@ -259,6 +269,7 @@ export function pushLedger(
       const keys = [holders, ...turnsOf(pushes)];
       const codes = await script<number[]>('pushTake', keys, [
         holder,
+        jobKeyPrefix,
         ...pushes.map((push) => push.idempotencyKey),
       ]);
       return codes.map((code) => TAKES[code] ?? 'skip');

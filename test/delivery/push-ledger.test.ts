@@ -102,6 +102,7 @@ it('gives a push its own job as holder, unsettling a replayed dead letter', asyn
   expect(await ledger.holds(push, push.idempotencyKey)).toBe(true);
   expect(await ledger.holds(push, 'hand-off-x')).toBe(false);
   // A hand-off no longer holds it: it is the push job's to send.
+  await addJob(push.idempotencyKey);
   expect(await ledger.take([push], 'hand-off-x')).toEqual(['skip']);
 });
 
@@ -141,4 +142,21 @@ it('lets a later hand-off take over pushes whose first hand-off job was never ad
   expect(await ledger.take(pushes, 'hand-off-retried')).toEqual(['go', 'go', 'go']);
   expect(await ledger.take(pushes, 'hand-off-never-added')).toEqual(['skip', 'skip', 'skip']);
   expect(await ledger.countHeld()).toBe(3);
+});
+
+it('hands on again what a hand-off handed on to jobs Redis never got, and nothing with a job', async () => {
+  const [first, later] = [pushOf(70, '14'), pushOf(71, '14')];
+  await ledger.holdForHandOff([first, later], 'hand-off-r');
+  await addJob('hand-off-r');
+  expect(await ledger.handOver([first, later], 'hand-off-r')).toEqual([first, later]);
+  // Redis went away before their jobs were added, and the hand-off is retried.
+  expect(await ledger.take([first, later], 'hand-off-r')).toEqual(['orphaned', 'orphaned']);
+  expect(await ledger.handOver([first, later], 'hand-off-r')).toEqual([first, later]);
+
+  // A push whose job exists is that job's: neither taken nor handed on again.
+  await addJob(first.idempotencyKey);
+  expect(await ledger.take([first, later], 'hand-off-r')).toEqual(['skip', 'orphaned']);
+  expect(await ledger.handOver([first, later], 'hand-off-r')).toEqual([later]);
+  expect(await ledger.holders(keysOf([first, later]))).toEqual(keysOf([first, later]));
+  expect(await ledger.currentTurn('14')).toBe(first.idempotencyKey);
 });

@@ -54,6 +54,39 @@ describe('a push survives a SIGKILL of the service', () => {
     });
   }
 
+  it('killed between handing a push on to its own job and adding that job, and restarted: the retried hand-off hands it on again', async () => {
+    // Singer refuses the first push it sees once: that push, and its order's later push behind
+    // it, leave the hand-off for jobs of their own — and the process dies in between.
+    let refused: string | undefined;
+    scene.setRespond((push) => {
+      if (refused !== undefined) return { status: 200 };
+      refused = push.idempotencyKey;
+      return { status: 503 };
+    });
+    // A short lock, so that the dead process's hand-off job is seen stalled and run again soon.
+    const lock = { WORKER_LOCK_MS: '2000' };
+    const crashing = await scene.startService('crash-at-handed-over', {
+      ...lock,
+      PUSH_CRASH_AT: 'handed-over',
+    });
+    const ended = await crashing.waitForExit();
+    expect(ended.signal, crashing.output()).toBe('SIGKILL');
+    expect(refused).toBeDefined();
+
+    const restarted = await scene.startService('after-handed-over', lock);
+    await restarted.waitUntilReady();
+    const figures = await scene.waitForDelivery(1);
+    report('crash between a hand-over and its jobs', figures);
+    expect(figures).toMatchObject({
+      events: STEPS * ORDERS,
+      lost: 0,
+      unexpected: 0,
+      outOfOrder: 0,
+    });
+    restarted.kill('SIGTERM');
+    expect((await restarted.waitForExit()).code).toBe(0);
+  });
+
   it('killed while Singer is still answering a push, and restarted: the push is sent again under its key', async () => {
     let release: () => void = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
