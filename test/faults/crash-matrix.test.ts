@@ -4,6 +4,7 @@
 // started again without the fault, and the stand-in Singer must end up with every event's key.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFaultScene, report, until, type FaultScene } from './fault-fixture.js';
+import type { ServiceProcess } from '../support/service-process.js';
 
 const ORDERS = 10;
 const STEPS = 2; // 20 events, 20 pushes: two per order, so a second push waits for its order's first
@@ -22,6 +23,24 @@ describe('a push survives a SIGKILL of the service', () => {
   afterEach(async () => {
     await scene.destroy();
   });
+
+  /** Starts the service again without the fault: every event reaches Singer, in order. */
+  async function restartAndDeliver(
+    crash: string,
+    { env, events = STEPS * ORDERS }: { env?: Record<string, string>; events?: number } = {},
+  ): Promise<ServiceProcess> {
+    const restarted = await scene.startService(`after-${crash.replace(/\W+/g, '-')}`, env);
+    await restarted.waitUntilReady();
+    const figures = await scene.waitForDelivery(1);
+    report(`crash ${crash}`, figures);
+    expect(figures).toMatchObject({ events, lost: 0, unexpected: 0, outOfOrder: 0 });
+    return restarted;
+  }
+
+  async function stopCleanly(service: ServiceProcess): Promise<void> {
+    service.kill('SIGTERM');
+    expect((await service.waitForExit()).code).toBe(0);
+  }
 
   for (const point of ['claimed', 'held', 'enqueued', 'delivered'] as const) {
     it(`killed at PUSH_CRASH_AT=${point} and restarted: every event reaches Singer once in effect`, async () => {
@@ -43,14 +62,9 @@ describe('a push survives a SIGKILL of the service', () => {
         events += 1;
       }
 
-      const restarted = await scene.startService(`after-${point}`);
-      await restarted.waitUntilReady();
-      const figures = await scene.waitForDelivery(1);
-      report(`crash at ${point}`, figures);
-      expect(figures).toMatchObject({ events, lost: 0, unexpected: 0, outOfOrder: 0 });
+      const restarted = await restartAndDeliver(`at ${point}`, { events });
       expect(await scene.unhandedRows()).toBe(0);
-      restarted.kill('SIGTERM');
-      expect((await restarted.waitForExit()).code).toBe(0);
+      await stopCleanly(restarted);
     });
   }
 
@@ -73,18 +87,7 @@ describe('a push survives a SIGKILL of the service', () => {
     expect(ended.signal, crashing.output()).toBe('SIGKILL');
     expect(refused).toBeDefined();
 
-    const restarted = await scene.startService('after-handed-over', lock);
-    await restarted.waitUntilReady();
-    const figures = await scene.waitForDelivery(1);
-    report('crash between a hand-over and its jobs', figures);
-    expect(figures).toMatchObject({
-      events: STEPS * ORDERS,
-      lost: 0,
-      unexpected: 0,
-      outOfOrder: 0,
-    });
-    restarted.kill('SIGTERM');
-    expect((await restarted.waitForExit()).code).toBe(0);
+    await stopCleanly(await restartAndDeliver('between a hand-over and its jobs', { env: lock }));
   });
 
   it('killed while Singer is still answering a push, and restarted: the push is sent again under its key', async () => {
@@ -107,21 +110,11 @@ describe('a push survives a SIGKILL of the service', () => {
     // Singer finishes the request whose client is gone: it did deliver it, the sender never learnt.
     release();
 
-    const restarted = await scene.startService('after-mid-request');
-    await restarted.waitUntilReady();
-    const figures = await scene.waitForDelivery(1);
-    report('crash during the Singer call', figures);
-    expect(figures).toMatchObject({
-      events: STEPS * ORDERS,
-      lost: 0,
-      unexpected: 0,
-      outOfOrder: 0,
-    });
+    const restarted = await restartAndDeliver('during the Singer call');
     // The held push went out again after the restart, under the same key (Singer dropped it).
     const heldRequests = scene.singer.requests.filter((r) => r.idempotencyKey === held);
     expect(heldRequests.length).toBeGreaterThanOrEqual(2);
     expect(new Set(heldRequests.map((r) => r.headers['idempotency-key']))).toEqual(new Set([held]));
-    restarted.kill('SIGTERM');
-    expect((await restarted.waitForExit()).code).toBe(0);
+    await stopCleanly(restarted);
   });
 });
