@@ -222,7 +222,7 @@ export function pushLedger(
   const run = commands(redis);
   const holders = holdersKey(prefix);
   const settled = settledKey(prefix);
-  // Where BullMQ keeps a delivery job's hash: \`${prefix}:${queue}:${id}\` (Queue.toKey).
+  // Where BullMQ keeps a delivery job's hash: <prefix>:<queue>:<job id> (Queue.toKey).
   const jobKeyPrefix = `${prefix}:${DELIVERY_QUEUE}:`;
   const settling: PushJob[] = [];
   let nextSettle: Promise<void> | undefined;
