@@ -204,11 +204,12 @@ async function myTurn(
 
 /**
  * Whether (and by which holder) the turn ahead was left to a push nothing will settle, so it
- * must not hold its order
- * up forever: its job finished without ending it (removed by hand, or a worker died between),
- * or, with no holder recorded (an older version's), its job is gone. A push whose holder is
- * recorded but whose job Redis does not have is waited for: it is being added right now
- * (holders go first), or Redis lost it and the reconciler restores it, in order.
+ * must not hold its order up forever: its job finished without ending it (removed by hand, or
+ * a worker died between), or, with no holder recorded (an older version's), its job is gone.
+ * A push whose holder is recorded but whose job Redis does not have is waited for: it is being
+ * added right now (holders go first), its adding failed and the next hand-off of its rows or
+ * the retry of its hand-off takes it up (push-ledger.ts), or Redis lost it and the reconciler
+ * restores it, in order.
  */
 async function turnLeftBehind(
   key: string,

@@ -228,6 +228,9 @@ export function pushLedger(
   let nextSettle: Promise<void> | undefined;
   const turnsOf = (pushes: readonly PushJob[]) =>
     pushes.map((push) => orderTurnKey(prefix, push.event.orderId));
+  /** Each push's key and event id: what the hold and hand-over scripts score turns by. */
+  const keysAndEvents = (pushes: readonly PushJob[]) =>
+    pushes.flatMap((push) => [push.idempotencyKey, push.event.eventId]);
   /** Runs a ledger script: ioredis wants the number of keys, then the keys, then the rest. */
   const script = <T>(
     command: keyof LedgerCommands,
@@ -235,16 +238,19 @@ export function pushLedger(
     args: Array<string | number>,
   ): Promise<T> => run[command](keys.length, ...keys, ...args) as Promise<T>;
 
+  /** A hand-off's script over its pushes: one answer per push. */
+  const byHolder = (
+    command: 'pushHandOver' | 'pushTake',
+    pushes: readonly PushJob[],
+    holder: string,
+    perPush: Array<string | number>,
+  ) => script<number[]>(command, [holders, ...turnsOf(pushes)], [holder, jobKeyPrefix, ...perPush]);
+
   function hold(pushes: readonly PushJob[], holder: string): Promise<unknown> {
     if (pushes.length === 0) return Promise.resolve();
     const keys = [holders, settled, ...turnsOf(pushes)];
     const trimBefore = Date.now() - settledRetentionS * 1000;
-    return script('pushHold', keys, [
-      holder,
-      trimBefore,
-      jobKeyPrefix,
-      ...pushes.flatMap((push) => [push.idempotencyKey, push.event.eventId]),
-    ]);
+    return script('pushHold', keys, [holder, trimBefore, jobKeyPrefix, ...keysAndEvents(pushes)]);
   }
 
   return {
@@ -256,22 +262,13 @@ export function pushLedger(
     },
     async handOver(pushes, holder) {
       if (pushes.length === 0) return [];
-      const keys = [holders, ...turnsOf(pushes)];
-      const moved = await script<number[]>('pushHandOver', keys, [
-        holder,
-        jobKeyPrefix,
-        ...pushes.flatMap((push) => [push.idempotencyKey, push.event.eventId]),
-      ]);
+      const moved = await byHolder('pushHandOver', pushes, holder, keysAndEvents(pushes));
       return pushes.filter((_, i) => moved[i] === 1);
     },
     async take(pushes, holder) {
       if (pushes.length === 0) return [];
-      const keys = [holders, ...turnsOf(pushes)];
-      const codes = await script<number[]>('pushTake', keys, [
-        holder,
-        jobKeyPrefix,
-        ...pushes.map((push) => push.idempotencyKey),
-      ]);
+      const keys = pushes.map((push) => push.idempotencyKey);
+      const codes = await byHolder('pushTake', pushes, holder, keys);
       return codes.map((code) => TAKES[code] ?? 'skip');
     },
     settle(pushes) {

@@ -121,9 +121,9 @@ export function queueGauges(
     name: 'queues',
     gauges: [jobs, oldestWaiting, held],
     async collect() {
-      held.set(await ledger.countHeld());
-      await Promise.all(
-        Object.entries(queues).map(async ([name, queue]) => {
+      await Promise.all([
+        ledger.countHeld().then((count) => held.set(count)),
+        ...Object.entries(queues).map(async ([name, queue]) => {
           const [counts, [next]] = await Promise.all([
             queue.getJobCounts(...QUEUE_STATES),
             // The wait list is FIFO: its far end is the job that has waited longest.
@@ -132,7 +132,7 @@ export function queueGauges(
           for (const state of QUEUE_STATES) jobs.set({ queue: name, state }, counts[state] ?? 0);
           oldestWaiting.set({ queue: name }, next ? waitingAgeSeconds(next) : 0);
         }),
-      );
+      ]);
     },
   };
 }
