@@ -66,14 +66,19 @@ export function summarizeIdle(idleRuns: IdleRun[]): IdleFigure[] {
   });
 }
 
-export function againstFloor(drain: DrainFigure[], latency: LatencyFigure[]): FloorRatio[] {
-  const floorDrain = drain.find((d) => d.pipeline === 'floor');
-  const floorLatency = latency.find((l) => l.pipeline === 'floor');
+export function againstFloor(
+  drain: DrainFigure[],
+  latency: LatencyFigure[],
+  floor: 'floor' | 'floor-client' = 'floor',
+): FloorRatio[] {
+  const floorDrain = drain.find((d) => d.pipeline === floor);
+  const floorLatency = latency.find((l) => l.pipeline === floor);
   if (!floorDrain && !floorLatency) return [];
   const ratio = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined ? undefined : a / b;
-  const pipelines = [...new Set([...drain, ...latency].map((f) => f.pipeline))].filter(
-    (p) => p !== 'floor',
+  // Against the floor with push's client, only push itself is of interest.
+  const pipelines = [...new Set([...drain, ...latency].map((f) => f.pipeline))].filter((p) =>
+    floor === 'floor' ? p !== 'floor' : p.startsWith('push'),
   );
   return pipelines.map((pipeline) => {
     const d = drain.find((f) => f.pipeline === pipeline);

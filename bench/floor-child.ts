@@ -5,7 +5,11 @@
  * bounded concurrency, an Idempotency-Key and a body shaped like the product's) and the
  * claimed rows are DELETEd in the claim's transaction. No queue, no retries, no per-order
  * ordering, no dead letters, no templates, no trace: every figure of the product is printed
- * as a ratio to this one, measured in the same run (docs/BENCHMARKS.md, "The floor").
+ * as a ratio to this one, measured in the same run (docs/BENCHMARKS.md, method 7 and 8).
+ *
+ * With `client: 'push'` (the `floor-client` pipeline) each POST goes through push's own
+ * Singer client (src/singer/singer-client.ts: axios, the project's fixed HTTP client) instead
+ * of a bare `http.request`: what the client alone adds to the least a push can cost.
  *
  * Forked by pipelines.ts with BENCH_FLOOR (JSON: FloorSettings); says {ready:true} over IPC
  * once its connection is open, and stops when disconnected.
@@ -14,6 +18,8 @@ import http from 'node:http';
 import mysql from 'mysql2/promise';
 import { mysqlConnectionOptions } from '../src/db/database-url.js';
 import { OUTBOX_TABLE } from '../src/db/migration-context.js';
+import type { SingerRequest } from '../src/scenarios/types.js';
+import { createSingerClient } from '../src/singer/singer-client.js';
 
 export interface FloorSettings {
   databaseUrl: string;
@@ -24,6 +30,8 @@ export interface FloorSettings {
   pollIntervalMs: number;
   /** POSTs in flight at once (the product's WORKER_CONCURRENCY). */
   concurrency: number;
+  /** `node-http`: a bare `http.request` per push; `push`: push's own Singer client. */
+  client: 'node-http' | 'push';
 }
 
 interface Row {
@@ -76,18 +84,34 @@ async function postAll(rows: Row[]): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(settings.concurrency, rows.length) }, lane));
 }
 
-function post(row: Row): Promise<void> {
-  const key = `floor-evt-${row.id}`;
+const singer =
+  settings.client === 'push'
+    ? createSingerClient({ baseUrl: settings.singerUrl, timeoutMs: 10_000 })
+    : undefined;
+
+function pushOf(row: Row): SingerRequest {
   const toNurse = row.patient_id === null;
-  const body = JSON.stringify({
-    idempotencyKey: key,
+  return {
+    idempotencyKey: `floor-evt-${row.id}`,
     channel: toNurse ? 'app' : 'wechat',
     to: toNurse ? { role: 'nurse', pool: true } : { role: 'patient', id: String(row.patient_id) },
     scenario: row.to_status,
     operate: 'ORDER_STATUS',
     content: `Your order ${row.order_id} is now ${row.to_status}.`,
     data: { orderId: String(row.order_id), eventId: String(row.id) },
-  });
+  };
+}
+
+async function post(row: Row): Promise<void> {
+  const push = pushOf(row);
+  // Resolves on 2xx and throws otherwise, as the bare POST below does.
+  if (singer) await singer.send(push);
+  else await postBare(push);
+}
+
+function postBare(push: SingerRequest): Promise<void> {
+  const key = push.idempotencyKey;
+  const body = JSON.stringify(push);
   return new Promise((resolve, reject) => {
     const request = http.request(
       pushUrl,
@@ -142,4 +166,5 @@ while (running) {
 }
 await db.end();
 agent.destroy();
+singer?.close();
 process.exit(0);

@@ -2,17 +2,35 @@
  * What one `npm run bench` does, from its command line. Defaults are the issue's sizes;
  * `--quick` shrinks every size, duration and repetition for a smoke run (a minute or two).
  *
- *   npm run bench -- [--quick] [--runs N] [--only trigger,drain,latency,idle,peer,split,floor]
+ *   npm run bench -- [--quick] [--runs N] [--only trigger,drain,latency,idle,peer,split,floor,…]
  *                    [--product-env KEY=VALUE ...] [--label TEXT] [--no-priority]
  *                    [--drain-events N] [--latency-seconds N]
  *                    [--idle-seconds N] [--silence-seconds N] [--silence-trials N]
  */
 /**
  * `peer` adds the binlog peer, `split` the two-process push, `floor` the minimal claim → POST
- * loop, to the drain and latency runs (and the floor to the idle part's first pushes).
+ * loop, to the drain and latency runs (and the floor to the idle part's first pushes);
+ * `floor-client` the same loop POSTing through push's own Singer client.
  */
-export type Part = 'trigger' | 'drain' | 'latency' | 'idle' | 'peer' | 'split' | 'floor';
-const PARTS: readonly Part[] = ['trigger', 'drain', 'latency', 'idle', 'peer', 'split', 'floor'];
+export type Part =
+  | 'trigger'
+  | 'drain'
+  | 'latency'
+  | 'idle'
+  | 'peer'
+  | 'split'
+  | 'floor'
+  | 'floor-client';
+const PARTS: readonly Part[] = [
+  'trigger',
+  'drain',
+  'latency',
+  'idle',
+  'peer',
+  'split',
+  'floor',
+  'floor-client',
+];
 
 export const USAGE = `npm run bench -- [options]     (method: docs/BENCHMARKS.md)
   --quick                 smoke sizes, 1 run (not for comparison)
@@ -21,7 +39,8 @@ export const USAGE = `npm run bench -- [options]     (method: docs/BENCHMARKS.md
                           trigger: trigger cost; drain: backlog drain; latency: 500 changes/s;
                           idle: a quiet push start (CPU, queries/s) and first pushes after silence;
                           peer / split / floor: add the binlog peer / push as 2 processes /
-                          the floor (claim → POST → DELETE) beside push
+                          the floor (claim → POST → DELETE) beside push; floor-client: the
+                          floor POSTing through push's own Singer client (axios)
   --drain-events N        backlog of the drain (default 20,000)
   --latency-seconds N     length of the steady load (default 30)
   --idle-seconds N        the quiet window of the idle part (default 60)

@@ -8,7 +8,9 @@
  *             queue → the product's own worker (`push start` with ROLES=worker,http);
  *   floor   — the least a polling outbox costs (floor-child.ts): the same trigger and claim,
  *             a POST per row straight to Singer, the rows deleted; every figure of push is
- *             also printed as a ratio to it.
+ *             also printed as a ratio to it;
+ *   floor-client — the floor with push's own Singer client (axios) for its POSTs: what the
+ *             project's fixed HTTP client alone adds to the floor.
  * Both deliver to the same stand-in Singer; "the product's CPU" is every process a
  * pipeline runs.
  */
@@ -21,7 +23,7 @@ import { startProduct, type ProductProcess } from './product-process.js';
 import { totalCpuMs } from './process-cpu.js';
 import { raisePriority } from './priority.js';
 
-export type PipelineName = 'push' | 'push-2p' | 'binlog' | 'floor';
+export type PipelineName = 'push' | 'push-2p' | 'binlog' | 'floor' | 'floor-client';
 
 /** The pipelines that read the outbox (and so need the trigger). */
 export function usesOutbox(pipeline: PipelineName): boolean {
@@ -67,13 +69,14 @@ export async function startPipeline(
       env: { ...ctx.productEnv, ...(roles ? { ROLES: roles } : {}) },
     });
   if (name === 'push') return fromProcesses([await start(undefined)]);
-  if (name === 'floor') {
+  if (name === 'floor' || name === 'floor-client') {
     const floor = forkChild('./floor-child.js', 'BENCH_FLOOR', {
       databaseUrl: ctx.databaseUrl,
       singerUrl: ctx.singerUrl,
       batchSize: Number(ctx.productEnv.POLL_BATCH_SIZE ?? 500),
       pollIntervalMs: Number(ctx.productEnv.POLL_INTERVAL_MS ?? 5),
       concurrency: Number(ctx.productEnv.WORKER_CONCURRENCY ?? 64),
+      client: name === 'floor' ? 'node-http' : 'push',
     } satisfies FloorSettings);
     return fromProcesses([], floor);
   }

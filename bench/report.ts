@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageRoot } from '../src/package-root.js';
+import type { FloorRatio } from './cost-summary.js';
 import type { MachineInfo, ServerInfo } from './machine-info.js';
 import type { BenchOptions } from './options.js';
 import { format, type Summary } from './summary.js';
@@ -204,17 +205,17 @@ export function formatReport(report: BenchReport): string {
     lines.push(
       '6. Against the floor (claim → POST → DELETE, bench/floor-child.ts), same run: pipeline ÷ floor',
     );
-    table(
-      [
-        'pipeline',
-        'drain rate',
-        'CPU/push, drain (µs; ÷ floor)',
-        'CPU/push, 500/s (µs; ÷ floor)',
-        'p50, 500/s',
-        'p99, 500/s',
-      ],
-      [
-        ...summary.againstFloor.map((f) => [
+    const ratioTable = (rows: FloorRatio[], floor: string) =>
+      table(
+        [
+          'pipeline',
+          'drain rate',
+          `CPU/push, drain (µs; ÷ ${floor})`,
+          `CPU/push, 500/s (µs; ÷ ${floor})`,
+          'p50, 500/s',
+          'p99, 500/s',
+        ],
+        rows.map((f) => [
           f.pipeline,
           x(f.drainRate),
           `${us(f.drainCpuUsPerPush)}; ${x(f.drainCpu)}`,
@@ -222,9 +223,14 @@ export function formatReport(report: BenchReport): string {
           x(f.p50),
           x(f.p99),
         ]),
-      ],
-    );
+      );
+    ratioTable(summary.againstFloor, 'floor');
     lines.push('  CPU per push: product + MariaDB + Redis.', '');
+    if (summary.againstClientFloor.length > 0) {
+      lines.push("  Against the floor with push's own Singer client (floor-client), same run:");
+      ratioTable(summary.againstClientFloor, 'floor-client');
+      lines.push('');
+    }
   }
   if (summary.idle.length > 0) {
     lines.push(

@@ -103,6 +103,7 @@ try {
     ...(options.parts.has('split') ? (['push-2p'] as const) : []),
     ...(options.parts.has('peer') ? (['binlog'] as const) : []),
     ...(options.parts.has('floor') ? (['floor'] as const) : []),
+    ...(options.parts.has('floor-client') ? (['floor-client'] as const) : []),
   ];
   const measured = ['drain', 'latency', 'idle'] as const;
   if (measured.some((part) => options.parts.has(part))) {

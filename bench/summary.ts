@@ -93,6 +93,8 @@ export interface Summary {
   idle: IdleFigure[];
   /** Every pipeline's figures over the floor's of the same run. */
   againstFloor: FloorRatio[];
+  /** push's figures over those of the floor with push's own Singer client (floor-client). */
+  againstClientFloor: FloorRatio[];
   ratios: {
     drainOverUpdateRate?: number;
     drainPushOverBinlog?: number;
@@ -299,7 +301,16 @@ export function summarize(
   const idle = summarizeIdle(idleRuns);
   const floor = againstFloor(drain, latency);
   costTargets(idle, floor, add);
-  return { triggerCost, drain, latency, idle, againstFloor: floor, ratios, targets };
+  return {
+    triggerCost,
+    drain,
+    latency,
+    idle,
+    againstFloor: floor,
+    againstClientFloor: againstFloor(drain, latency, 'floor-client'),
+    ratios,
+    targets,
+  };
 }
 
 /** Three significant figures, thousands separated; enough for figures this noisy. */
