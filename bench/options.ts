@@ -13,14 +13,7 @@
  * `floor-client` the same loop POSTing through push's own Singer client.
  */
 export type Part =
-  | 'trigger'
-  | 'drain'
-  | 'latency'
-  | 'idle'
-  | 'peer'
-  | 'split'
-  | 'floor'
-  | 'floor-client';
+  'trigger' | 'drain' | 'latency' | 'idle' | 'peer' | 'split' | 'floor' | 'floor-client';
 const PARTS: readonly Part[] = [
   'trigger',
   'drain',
