@@ -217,6 +217,22 @@ describe('Singer client', () => {
     expect(Date.now() - startedAt).toBeLessThan(1_500);
   });
 
+  it('times out requests sent together, and sends the next one normally', async () => {
+    // Requests started this close together share one deadline (shared-deadlines.ts).
+    let slow = true;
+    const url = await rawServer((_req, res) => {
+      if (!slow) res.writeHead(200).end();
+    });
+    const singerClient = client(url, { timeoutMs: 150 });
+    const keys = ['evt-1-A', 'evt-2-A', 'evt-3-A'];
+    const errors = await Promise.all(keys.map((key) => failure(singerClient.send(pushFor(key)))));
+    slow = false;
+    const next = await singerClient.send(pushFor('evt-4-A'));
+
+    for (const err of errors) expect(err).toMatchObject({ code: 'ETIMEDOUT' });
+    expect(next.status).toBe(200);
+  });
+
   it('cancels a request in flight when the client is closed', async () => {
     let arrived!: () => void;
     const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
