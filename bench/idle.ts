@@ -6,7 +6,8 @@
  *   second it sends MariaDB — the private server's global `Questions` delta, less the
  *   benchmark's own probes (nothing else connects to that server meanwhile) — and the Redis
  *   commands a second (INFO commandstats of the benchmark's own Redis);
- * - `trials` times: `silenceSeconds` of silence, then one change; commit → Singer.
+ * - `trials` times: `silenceSeconds` of silence (and a random part of up to a second, below),
+ *   then one change; commit → Singer.
  */
 import { createConnection, type Connection } from 'mysql2/promise';
 import { clearPushTables, insertOrders, PUSH_WORTHY_CHANGE } from './bench-database.js';
@@ -123,7 +124,20 @@ export async function measureIdle(
   }
 }
 
-/** Waits `silenceMs`, commits one push-worthy change to `orderId`; commit → Singer, ms. */
+/**
+ * How long a trial's silence lasts: `silenceMs` and a random part of up to SILENCE_JITTER_MS.
+ * A quiet poller's sleeps follow a fixed schedule from the last push (doubling up to its
+ * idle interval), so a fixed silence would commit at the same point of that schedule in every
+ * trial, and the trials would measure one wake-up delay twenty times (seen: p50 108 ms, p99
+ * 119 ms, where other runs gave 35–50 and 60–110). The jitter spans several idle intervals
+ * (110 ms by default), so the commits land anywhere in the poller's sleep, as real ones do.
+ */
+export const SILENCE_JITTER_MS = 1_000;
+export function trialSilenceMs(silenceMs: number, random: () => number = Math.random): number {
+  return silenceMs + Math.floor(random() * SILENCE_JITTER_MS);
+}
+
+/** Waits a trial's silence, commits one push-worthy change to `orderId`; commit → Singer, ms. */
 async function firstPushAfter(
   silenceMs: number,
   orderId: number,
@@ -131,7 +145,7 @@ async function firstPushAfter(
   setup: MeasureSetup,
 ): Promise<number> {
   const before = await setup.stub.count();
-  await sleep(silenceMs);
+  await sleep(trialSilenceMs(silenceMs));
   await orderService.query(`UPDATE orders SET ${PUSH_WORTHY_CHANGE} WHERE id = ?`, [orderId]);
   const committedAt = monotonicMs();
   const after = await setup.stub.waitFor(before.delivered + 1, 30_000);
