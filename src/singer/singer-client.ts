@@ -1,7 +1,10 @@
 /**
  * The HTTP client for Singer (SPEC §5): one POST per push, every failure classified as
  * transient (retry) or permanent (dead-letter). Retrying itself belongs to the queue, so
- * this client makes exactly one attempt per call.
+ * this client makes one attempt per call. One exception: a POST that meets a kept-alive
+ * connection Singer closed just as it was reused (its idle timeout ran out meanwhile) is sent
+ * again at once on a new connection, as Node's documentation of `request.reusedSocket`
+ * advises. It did not reach Singer, and if it somehow had, Singer drops the repeated key.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -77,12 +80,15 @@ export function createSingerClient(options: SingerClientOptions): SingerClient {
     if (options.token) headers.Authorization = `Bearer ${options.token}`;
 
     const deadline = deadlines.start();
+    const payload = JSON.stringify(request);
+    const post = () =>
+      instance.post<string>(pushUrl, payload, { headers, signal: deadline.signal });
     const startedAt = performance.now();
     let response;
     try {
-      response = await instance.post<string>(pushUrl, JSON.stringify(request), {
-        headers,
-        signal: deadline.signal,
+      response = await post().catch((err: unknown) => {
+        if (closedWhileIdle(err)) return post();
+        throw err;
       });
     } catch (err) {
       throw classifyNoAnswer(err, { shownUrl, timeoutMs, timedOut: deadline.timedOut });
@@ -134,6 +140,13 @@ interface NoAnswerContext {
   shownUrl: string;
   timeoutMs: number;
   timedOut: boolean;
+}
+
+/** Reset before any answer, on a connection kept alive from an earlier request. */
+function closedWhileIdle(err: unknown): boolean {
+  if (!axios.isAxiosError(err) || err.response) return false;
+  const request = err.request as { reusedSocket?: boolean } | undefined;
+  return request?.reusedSocket === true && networkCode(err) === 'ECONNRESET';
 }
 
 /** Singer never answered: a timeout or a network error, both transient (SPEC §5). */

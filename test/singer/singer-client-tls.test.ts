@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/package-root.js';
+import type { SingerRequest } from '../../src/scenarios/types.js';
 import { createSingerClient } from '../../src/singer/singer-client.js';
 import { SingerTransientError } from '../../src/singer/singer-errors.js';
 import { createTestCertificates, type TestCertificates } from '../support/test-certificates.js';
@@ -47,7 +48,7 @@ afterAll(async () => {
   await certs?.remove();
 });
 
-const push = {
+const push: SingerRequest = {
   idempotencyKey: 'evt-77-SERVICE_STARTED',
   channel: 'wechat',
   to: { role: 'patient', id: '98' },

@@ -233,6 +233,39 @@ describe('Singer client', () => {
     expect(next.status).toBe(200);
   });
 
+  it('sends again at once when Singer closed a kept-alive connection as it was reused', async () => {
+    // What an idle timeout on Singer's side looks like when it runs out just as the client
+    // reuses the connection: the request is read, and the connection closed unanswered.
+    const arrivals: string[] = [];
+    const requestsOn = new Map<unknown, number>();
+    const url = await rawServer((req, res) => {
+      arrivals.push(String(req.headers['idempotency-key']));
+      const seen = (requestsOn.get(req.socket) ?? 0) + 1;
+      requestsOn.set(req.socket, seen);
+      if (seen === 2) req.socket.destroy();
+      else res.writeHead(200).end();
+    });
+    const singerClient = client(url);
+    await singerClient.send(pushFor('evt-1-A'));
+    const again = await singerClient.send(pushFor('evt-2-A'));
+
+    expect(again.status).toBe(200);
+    expect(arrivals).toEqual(['evt-1-A', 'evt-2-A', 'evt-2-A']);
+  });
+
+  it('does not send again when a new connection is closed unanswered', async () => {
+    const arrivals: string[] = [];
+    const url = await rawServer((req) => {
+      arrivals.push(String(req.headers['idempotency-key']));
+      req.socket.destroy();
+    });
+    const err = await failure(client(url).send(pushFor('evt-1-A')));
+
+    expect(err).toBeInstanceOf(SingerTransientError);
+    expect(err).toMatchObject({ code: 'ECONNRESET' });
+    expect(arrivals).toEqual(['evt-1-A']);
+  });
+
   it('cancels a request in flight when the client is closed', async () => {
     let arrived!: () => void;
     const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
