@@ -18,8 +18,8 @@ export function operationsRecord(
       : to.role === 'patient'
         ? { userId: Number(to.id) }
         : { nurseId: Number(to.id) };
-  return {
-    ...who,
+  // Not `{ ...who, operate, … }`: see rowOf in outcome-recorder.ts (one such record a push).
+  return Object.assign(who, {
     operate: request.operate,
     successTime: formatSuccessTime(deliveredAt),
     eventId: push.event.eventId,
@@ -28,7 +28,7 @@ export function operationsRecord(
     channel: push.channel,
     attempts,
     key: push.idempotencyKey,
-  };
+  });
 }
 
 /** `2016-12-10 17:12:46.224`, in the process's local time zone, as the seed logged it. */
