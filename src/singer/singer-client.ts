@@ -50,7 +50,8 @@ export function createSingerClient(options: SingerClientOptions): SingerClient {
   // An Axios of its own rather than axios.create(): every request merges its instance's
   // defaults, and create() copies all of axios's global ones (headers per method, request and
   // response transforms, …) that this client has no use for. The body is serialised here,
-  // once; the answer is kept as text. Measured with the deadlines below: 15 % less CPU per push.
+  // once; the answer is kept as text. With the deadlines below, a sixth less CPU per request
+  // (docs/BENCHMARKS.md, step 7).
   const instance = new Axios({
     adapter: 'http',
     httpAgent,
