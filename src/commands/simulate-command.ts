@@ -127,10 +127,9 @@ function describeUnknown(unknown: string[], catalog: ScenarioCatalog): string[] 
     `no scenario fires: ${unknown.map((code) => `"${code}"`).join(' and ')} ${unknown.length === 1 ? 'is not a status' : 'are not statuses'} in ${catalog.file}.`,
     'In production such an event is recorded as matched by no rule and the pipeline goes on (SPEC §4).',
   ];
-  const known = new Set(catalog.statuses.map((s) => s.code));
   for (const code of unknown) {
     const upper = code.toUpperCase();
-    if (upper !== code && known.has(upper))
+    if (upper !== code && catalog.statusCodes.has(upper))
       lines.push(`did you mean ${upper}? (codes are upper case)`);
   }
   return lines;

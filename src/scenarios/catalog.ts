@@ -137,6 +137,8 @@ export interface ScenarioCatalog {
   /** Where it was read from, for messages. */
   file: string;
   statuses: readonly OrderStatus[];
+  /** The statuses' codes: what tells an unknown status from a known one. */
+  statusCodes: ReadonlySet<string>;
   /** Sorted by number: matching emits pushes in this order. */
   scenarios: readonly Scenario[];
 }
@@ -163,6 +165,7 @@ export function parseScenarioCatalog(raw: unknown, file: string): ScenarioCatalo
   return Object.freeze({
     file,
     statuses: Object.freeze(parsed.data.statuses),
+    statusCodes: new Set(parsed.data.statuses.map((status) => status.code)),
     scenarios: Object.freeze(scenarios),
   });
 }

@@ -15,27 +15,15 @@ export interface MatchResult {
 export function matchEvent(event: OrderEvent, catalog: ScenarioCatalog): MatchResult {
   // An unknown code is the order service running ahead of our catalog, not a pipeline
   // failure (SPEC §4): report it and match nothing, rather than guess.
-  const known = knownCodes(catalog);
   const unknownStatuses = [
     ...new Set([event.fromStatus, event.toStatus].filter((code) => code !== null)),
-  ].filter((code) => !known.has(code));
+  ].filter((code) => !catalog.statusCodes.has(code));
   if (unknownStatuses.length > 0) return { pushes: [], unknownStatuses };
 
   const pushes = catalog.scenarios
     .filter((scenario) => scenario.when.some((condition) => holds(condition, event)))
     .map((scenario) => toPushJob(scenario, event));
   return { pushes, unknownStatuses: [] };
-}
-
-/** The catalog's status codes, gathered once per catalog rather than once per event. */
-const codesOf = new WeakMap<ScenarioCatalog, ReadonlySet<string>>();
-function knownCodes(catalog: ScenarioCatalog): ReadonlySet<string> {
-  let codes = codesOf.get(catalog);
-  if (!codes) {
-    codes = new Set(catalog.statuses.map((status) => status.code));
-    codesOf.set(catalog, codes);
-  }
-  return codes;
 }
 
 function holds(condition: ScenarioCondition, event: OrderEvent): boolean {

@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { sharedDeadlines } from '../../src/singer/shared-deadlines.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../../src/sleep.js';
 
 describe('shared deadlines', () => {
   it('gives requests started together one deadline, and later ones another', async () => {
