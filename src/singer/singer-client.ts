@@ -39,14 +39,27 @@ const MAX_SOCKETS = 64;
 /** How late a request's deadline may be: requests started this close together share one. */
 const DEADLINE_SLICE_MS = 20;
 
+/**
+ * TCP keep-alive probing of an idle socket, the value axios's adapter sets on every request's
+ * socket. The agent sets its own each time a socket goes back to the pool; two different
+ * values made both calls real `setsockopt`s, eight a push (docs/BENCHMARKS.md, step 9), while
+ * the same value makes them no-ops after the first.
+ */
+const AXIOS_KEEP_ALIVE_MS = 60_000;
+
 export function createSingerClient(options: SingerClientOptions): SingerClient {
   const pushUrl = `${options.baseUrl.replace(/\/+$/, '')}/push`;
   // Only for messages: userinfo in the URL would be a credential.
   const shownUrl = withoutCredentials(options.baseUrl.replace(/\/+$/, ''));
   const { timeoutMs } = options;
 
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const agentOptions = {
+    keepAlive: true,
+    keepAliveMsecs: AXIOS_KEEP_ALIVE_MS,
+    maxSockets: MAX_SOCKETS,
+  };
+  const httpAgent = new http.Agent(agentOptions);
+  const httpsAgent = new https.Agent(agentOptions);
   // An Axios of its own rather than axios.create(): every request merges its instance's
   // defaults, and create() copies all of axios's global ones (headers per method, request and
   // response transforms, …) that this client has no use for. The body is serialised here,

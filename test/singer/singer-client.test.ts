@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SingerRequest } from '../../src/scenarios/types.js';
@@ -307,6 +308,33 @@ describe('Singer client', () => {
 
     expect(singer.requests).toHaveLength(5);
     expect(singer.connections).toBe(1);
+  });
+
+  it('sets TCP keep-alive on its connection once, not on every push', async () => {
+    const singer = await stub();
+    const singerClient = client(singer.url);
+    await singerClient.send(pushFor('evt-0-NURSE_ACCEPTED'));
+    // Every TCP handle shares this prototype; its setKeepAlive is the system call that
+    // net.Socket#setKeepAlive skips when asked for what the socket has already.
+    const probe = net.connect(Number(new URL(singer.url).port), '127.0.0.1');
+    const tcp = Object.getPrototypeOf((probe as unknown as { _handle: object })._handle) as {
+      setKeepAlive: (...args: unknown[]) => unknown;
+    };
+    probe.destroy();
+    const original = tcp.setKeepAlive;
+    let calls = 0;
+    tcp.setKeepAlive = function (this: unknown, ...args: unknown[]) {
+      calls += 1;
+      return original.apply(this, args);
+    };
+    try {
+      for (let i = 1; i <= 5; i++) await singerClient.send(pushFor(`evt-${i}-NURSE_ACCEPTED`));
+    } finally {
+      tcp.setKeepAlive = original;
+    }
+
+    expect(singer.connections).toBe(1);
+    expect(calls).toBe(0);
   });
 
   it('rejects sends after close', async () => {
