@@ -314,13 +314,14 @@ describe('Singer client', () => {
     const singer = await stub();
     const singerClient = client(singer.url);
     await singerClient.send(pushFor('evt-0-NURSE_ACCEPTED'));
-    // Every TCP handle shares this prototype; its setKeepAlive is the system call that
-    // net.Socket#setKeepAlive skips when asked for what the socket has already.
-    const probe = net.connect(Number(new URL(singer.url).port), '127.0.0.1');
-    const tcp = Object.getPrototypeOf((probe as unknown as { _handle: object })._handle) as {
+    // Every TCP handle, a listening one too, shares this prototype; its setKeepAlive is the
+    // system call that net.Socket#setKeepAlive skips when asked for what the socket has already.
+    const listening = net.createServer();
+    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    const tcp = Object.getPrototypeOf((listening as unknown as { _handle: object })._handle) as {
       setKeepAlive: (...args: unknown[]) => unknown;
     };
-    probe.destroy();
+    listening.close();
     const original = tcp.setKeepAlive;
     let calls = 0;
     tcp.setKeepAlive = function (this: unknown, ...args: unknown[]) {
