@@ -54,7 +54,7 @@ export function sharedDeadlines(timeoutMs: number, sliceMs: number): SharedDeadl
       timedOut: false,
       timer: setTimeout(() => {
         slice.timedOut = true;
-        live.delete(slice);
+        letGo(slice);
         controller.abort();
       }, timeoutMs + sliceMs).unref(),
     };

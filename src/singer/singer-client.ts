@@ -50,9 +50,10 @@ const DEADLINE_SLICE_MS = 20;
 const AXIOS_KEEP_ALIVE_MS = 60_000;
 
 export function createSingerClient(options: SingerClientOptions): SingerClient {
-  const pushUrl = `${options.baseUrl.replace(/\/+$/, '')}/push`;
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const pushUrl = `${baseUrl}/push`;
   // Only for messages: userinfo in the URL would be a credential.
-  const shownUrl = withoutCredentials(options.baseUrl.replace(/\/+$/, ''));
+  const shownUrl = withoutCredentials(baseUrl);
   const { timeoutMs } = options;
 
   const agentOptions = {
