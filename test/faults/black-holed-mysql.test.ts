@@ -49,7 +49,7 @@ function pollerGaveUpWaiting(service: ServiceProcess): boolean {
         const parsed = JSON.parse(line) as { role?: string; fault?: string };
         return parsed.role === 'poller' && parsed.fault === 'timed out';
       } catch {
-        return false; // not a log line, or the tail's cut first line
+        return false; // not a log line
       }
     });
 }

@@ -57,7 +57,7 @@ function droppedReadOnly(service: ServiceProcess, role: 'poller' | 'mysql-pool')
         const parsed = JSON.parse(line) as LogLine;
         return parsed.role === role && parsed.fault === 'read-only';
       } catch {
-        return false; // not a log line, or the tail's cut first line
+        return false; // not a log line
       }
     });
 }

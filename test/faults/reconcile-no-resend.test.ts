@@ -32,7 +32,8 @@ async function metric(service: ServiceProcess, name: string): Promise<number> {
 
 /** The reconciler's cycles that found owed pushes to check, from its debug lines so far. */
 function cyclesIn(output: string, seen: Map<string, { checked: number; restored: number }>) {
-  for (const line of output.split('\n')) {
+  // The last piece is still being written (or empty): the next sample reads it whole.
+  for (const line of output.split('\n').slice(0, -1)) {
     if (!line.includes('"msg":"reconciled"')) continue;
     const entry = JSON.parse(line) as { time: string; checked: number; restored: number };
     seen.set(entry.time, { checked: entry.checked, restored: entry.restored });

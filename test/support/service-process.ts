@@ -47,7 +47,7 @@ export interface ServiceProcess {
   readonly url: string;
   /** Set once it has exited. */
   readonly exitStatus: ExitStatus | undefined;
-  /** stdout and stderr interleaved, as captured so far (the tail). */
+  /** stdout and stderr interleaved, as captured so far (the tail, from a line's start). */
   output(): string;
   /** How many lines it has written in all (the output keeps only the tail). */
   lineCount(): number;
@@ -116,7 +116,11 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
     const text = chunk.toString('utf8');
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines += 1;
     output += text;
-    if (output.length > MAX_OUTPUT_CHARS) output = output.slice(-MAX_OUTPUT_CHARS / 2);
+    if (output.length > MAX_OUTPUT_CHARS) {
+      // Cut at a line's start, so a test reading the tail line by line never meets half a line.
+      const cut = output.indexOf('\n', output.length - MAX_OUTPUT_CHARS / 2);
+      output = cut === -1 ? output.slice(-MAX_OUTPUT_CHARS / 2) : output.slice(cut + 1);
+    }
   };
   child.stdout?.on('data', capture);
   child.stderr?.on('data', capture);
