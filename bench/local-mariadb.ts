@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createConnection } from 'mysql2/promise';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { findExecutable, findFreePort, stopProcess } from './local-process.js';
 
 const execFileAsync = promisify(execFile);
@@ -24,6 +24,8 @@ export interface LocalMariaDbOptions {
   label: string;
   readyTimeoutMs?: number;
   stopGraceMs?: number;
+  /** How a port is chosen for each attempt (tests); a free one by default. */
+  choosePort?: () => Promise<number>;
 }
 
 export interface LocalMariaDb {
@@ -80,8 +82,9 @@ export async function startLocalMariaDb(options: LocalMariaDbOptions): Promise<L
 
   let lastError: unknown;
   // A free port can be taken between choosing it and binding it; try a few.
+  const socket = join(dir, 'mysqld.sock');
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await findFreePort();
+    const port = await (options.choosePort ?? findFreePort)();
     const child = spawn(
       binaries.mariadbd,
       [
@@ -89,7 +92,7 @@ export async function startLocalMariaDb(options: LocalMariaDbOptions): Promise<L
         `--datadir=${datadir}`,
         `--port=${port}`,
         '--bind-address=127.0.0.1',
-        `--socket=${join(dir, 'mysqld.sock')}`,
+        `--socket=${socket}`,
         `--pid-file=${join(dir, 'mysqld.pid')}`,
         `--log-error=${errorLog}`,
         `--tmpdir=${dir}`,
@@ -112,7 +115,7 @@ export async function startLocalMariaDb(options: LocalMariaDbOptions): Promise<L
     process.once('exit', killOnExit);
     const rootUrl = `mysql://root@127.0.0.1:${port}/`;
     try {
-      await waitUntilReady(rootUrl, child, errorLog, options.readyTimeoutMs ?? 60_000);
+      await waitUntilReady(rootUrl, socket, child, errorLog, options.readyTimeoutMs ?? 60_000);
     } catch (error) {
       lastError = error;
       process.off('exit', killOnExit);
@@ -139,8 +142,14 @@ export async function startLocalMariaDb(options: LocalMariaDbOptions): Promise<L
   throw new Error('mariadbd could not bind a free port in 3 attempts', { cause: lastError });
 }
 
+/**
+ * Ready when the server on the port is this one: another private server started at the same
+ * moment may have been given the same free port and bound it first, and answers while ours
+ * fails to bind (the caller then tries another port). Its socket path tells them apart.
+ */
 async function waitUntilReady(
   rootUrl: string,
+  socket: string,
   child: ChildProcess,
   errorLog: string,
   timeoutMs: number,
@@ -152,12 +161,18 @@ async function waitUntilReady(
   while (Date.now() < deadline && !exited) {
     try {
       const connection = await createConnection({ uri: rootUrl, connectTimeout: 1_000 });
-      await connection.end();
-      return;
+      try {
+        const [rows] = await connection.query<RowDataPacket[]>('SELECT @@socket AS socket');
+        const answering = rows[0]?.socket;
+        if (answering === socket) return;
+        lastError = new Error(`another server answers on this port (its socket: ${answering})`);
+      } finally {
+        await connection.end();
+      }
     } catch (error) {
       lastError = error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const why = exited
     ? 'exited during start-up'
