@@ -30,6 +30,8 @@ export interface PrivateRedisOptions {
   probe?: RedisOptions;
   /** A port chosen beforehand (default: a free one). */
   port?: number;
+  /** How a free port is found, when `port` is not given (tests of this helper). */
+  choosePort?: () => Promise<number>;
 }
 
 export interface PrivateRedis {
@@ -47,16 +49,32 @@ export interface PrivateRedis {
   destroy(): Promise<void>;
 }
 
-export async function startPrivateRedis({
+/** Another server bound the port first (two given the same free port at once). */
+class PortTakenError extends Error {}
+
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+  // On a port of its own choosing it tries another when that one was taken meanwhile.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnPort(options);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || options.port !== undefined || attempt === 3)
+        throw error;
+    }
+  }
+}
+
+async function startOnPort({
   maxmemoryPolicy = 'noeviction',
   args = [],
   tls,
   configFile,
   probe = {},
   port: chosenPort,
-}: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+  choosePort = findFreePort,
+}: PrivateRedisOptions): Promise<PrivateRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'push-redis-'));
-  const port = chosenPort ?? (await findFreePort());
+  const port = chosenPort ?? (await choosePort());
   const url = `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
   const configPath = join(dir, 'redis.conf');
   if (configFile !== undefined) await writeFile(configPath, configFile);
@@ -113,11 +131,13 @@ export async function startPrivateRedis({
     await Promise.race([waitUntilAnswers(), spawnError]);
   }
 
+  /** Ready when PING works on this server: not on another that bound the port first. */
   async function waitUntilAnswers(): Promise<void> {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     let last: unknown;
     while (Date.now() < deadline) {
       if (!child) break;
+      const pid = child.pid;
       const client = new Redis({
         host: '127.0.0.1',
         port,
@@ -131,7 +151,11 @@ export async function startPrivateRedis({
       try {
         await client.connect();
         // While it replays the AOF, Redis answers LOADING; ready means PING works.
-        if ((await client.ping()) === 'PONG') return;
+        if ((await client.ping()) === 'PONG') {
+          const answering = /process_id:(\d+)/.exec(await client.info('server'))?.[1];
+          if (Number(answering) === pid) return;
+          last = new Error(`another Redis answers on ${port} (process ${answering})`);
+        }
       } catch (err) {
         last = err;
       } finally {
@@ -140,9 +164,8 @@ export async function startPrivateRedis({
       await sleep(50);
     }
     const log = await readFile(join(dir, 'redis.log'), 'utf8').catch(() => '(no log)');
-    throw new Error(
-      `private Redis on ${port} did not answer: ${String(last)}\n${log.slice(-2000)}`,
-    );
+    const message = `private Redis on ${port} did not answer: ${String(last)}\n${log.slice(-2000)}`;
+    throw /address already in use/i.test(log) ? new PortTakenError(message) : new Error(message);
   }
 
   async function stop(how: 'kill' | 'shutdown' = 'kill'): Promise<void> {
@@ -151,7 +174,14 @@ export async function startPrivateRedis({
     await exited;
   }
 
-  await start();
+  try {
+    await start();
+  } catch (error) {
+    await stop('kill');
+    process.off('exit', killOnExit);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   let destroyed = false;
   return {
     port,
