@@ -81,8 +81,8 @@ export async function startLocalMariaDb(options: LocalMariaDbOptions): Promise<L
   }
 
   let lastError: unknown;
-  // A free port can be taken between choosing it and binding it; try a few.
   const socket = join(dir, 'mysqld.sock');
+  // A free port can be taken between choosing it and binding it; try a few.
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await (options.choosePort ?? findFreePort)();
     const child = spawn(
